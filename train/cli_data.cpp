@@ -1,0 +1,7 @@
+#include "train/commands.h"
+
+namespace fq {
+
+void register_data_commands(CLI::App& app) { (void)app; }
+
+}  // namespace fq

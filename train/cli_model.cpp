@@ -1,0 +1,7 @@
+#include "train/commands.h"
+
+namespace fq {
+
+void register_model_commands(CLI::App& app) { (void)app; }
+
+}  // namespace fq
