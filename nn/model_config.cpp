@@ -103,8 +103,9 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
   FQ_CHECK(c.s > 0 && c.s % 2 == 0,
            where << "\"s\" must be a positive even number (rotary embedding rotates halves), got "
                  << c.s);
-  FQ_CHECK(c.max_position_embeddings > 0, where << "\"max_position_embeddings\" must be positive, got "
-                                                << c.max_position_embeddings);
+  FQ_CHECK(
+      c.max_position_embeddings > 0,
+      where << "\"max_position_embeddings\" must be positive, got " << c.max_position_embeddings);
   FQ_CHECK(c.type_vocab_size > 0,
            where << "\"type_vocab_size\" must be positive, got " << c.type_vocab_size);
   FQ_CHECK(c.norm_type == "scale_norm" || c.norm_type == "layer_norm",
@@ -129,13 +130,24 @@ void validate_model_config(const ModelConfig& c, const std::string& source) {
 }
 
 ModelConfig parse_model_config(const nlohmann::json& model, const std::string& source) {
-  FQ_CHECK(model.is_object(), "model config '" << source << "': expected a JSON object, got "
-                                               << model.type_name());
-  static const std::set<std::string> kKnown = {
-      "vocab_size", "hidden_size", "num_hidden_layers", "expansion_factor", "s",
-      "max_position_embeddings", "type_vocab_size", "norm_type", "layer_norm_eps", "hidden_act",
-      "pad_token_id", "initializer_range", "dropout", "attention_scale", "gradient_checkpointing",
-      "causal"};
+  FQ_CHECK(model.is_object(),
+           "model config '" << source << "': expected a JSON object, got " << model.type_name());
+  static const std::set<std::string> kKnown = {"vocab_size",
+                                               "hidden_size",
+                                               "num_hidden_layers",
+                                               "expansion_factor",
+                                               "s",
+                                               "max_position_embeddings",
+                                               "type_vocab_size",
+                                               "norm_type",
+                                               "layer_norm_eps",
+                                               "hidden_act",
+                                               "pad_token_id",
+                                               "initializer_range",
+                                               "dropout",
+                                               "attention_scale",
+                                               "gradient_checkpointing",
+                                               "causal"};
   static const std::set<std::string> kIgnored = {"architectures", "model_type",
                                                  "transformers_version", "torch_dtype"};
   for (auto it = model.begin(); it != model.end(); ++it) {

@@ -4,9 +4,8 @@
 #pragma once
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 namespace fq {
 
@@ -14,8 +13,8 @@ struct ModelConfig {
   int64_t vocab_size = 12000;
   int64_t hidden_size = 768;  // D
   int64_t num_hidden_layers = 24;
-  double expansion_factor = 2.0;  // E = D * expansion_factor, must be a whole number
-  int64_t s = 128;                // S, even (rotary embedding works on halves)
+  double expansion_factor = 2.0;          // E = D * expansion_factor, must be a whole number
+  int64_t s = 128;                        // S, even (rotary embedding works on halves)
   int64_t max_position_embeddings = 512;  // L
   int64_t type_vocab_size = 2;
   std::string norm_type = "scale_norm";  // "scale_norm" or "layer_norm"
