@@ -89,6 +89,9 @@ inline bool is_cjk_ideograph(uint32_t c) {
 // maximal invalid subpart (at least 1), as the WHATWG / Unicode replacement practice does.
 uint32_t decode_utf8(std::string_view text, size_t pos, int* length);
 
+// Writes the UTF-8 encoding of `c` to out[0..4) and returns its length in bytes.
+int encode_utf8(uint32_t c, char* out);
+
 // Appends the UTF-8 encoding of `c` to `out`.
 void append_utf8(std::string& out, uint32_t c);
 

@@ -1,0 +1,40 @@
+// Streaming corpus reader: plain UTF-8 text (one document per line, or documents separated by
+// blank lines) and JSON Lines with a "text" field (files ending in .jsonl or .json). Files are
+// read in 1 MiB chunks, so memory holds one line at a time, however large the file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace fq {
+
+struct CorpusStats {
+  int64_t files = 0;
+  int64_t bytes = 0;
+  int64_t documents = 0;
+  int64_t empty_files = 0;     // files that held no document (a warning each)
+  int64_t bad_json_lines = 0;  // JSON Lines records that were skipped (a warning each)
+  int64_t invalid_utf8 = 0;    // invalid sequences replaced in JSON Lines records before parsing
+};
+
+// Expands shell globs in `patterns` (matches sorted) and checks that every file exists.
+// Throws std::invalid_argument naming `source` and the pattern when nothing matches.
+std::vector<std::string> expand_train_files(const std::vector<std::string>& patterns,
+                                            const std::string& source);
+
+// Calls on_document(text) for each document of `path`, in file order. `separator` is "line" or
+// "blank_line" (plain text only). Throws on unreadable or binary files (a NUL byte in the first
+// 64 KiB, or a gzip header), naming the file.
+void read_documents(const std::string& path, const std::string& separator,
+                    const std::function<void(std::string_view)>& on_document, CorpusStats& stats);
+
+// Replaces each invalid UTF-8 sequence of `text` with U+FFFD; returns how many were replaced.
+int64_t sanitize_utf8(std::string& text);
+
+// True for paths read as JSON Lines (.jsonl or .json).
+bool is_json_lines(const std::string& path);
+
+}  // namespace fq
