@@ -34,6 +34,9 @@ struct ForwardOptions {
 struct ModelOutput {
   Tensor logits;             // (B, T, vocab) when output_logits
   Tensor loss;               // [] when compute_loss
+  // (M, vocab) logits of the M rows whose label is not -100, in row-major order, when
+  // compute_loss is set and output_logits is not (the training path).
+  Tensor target_logits;
   Tensor last_hidden_state;  // (B, T, D)
   std::vector<Tensor> hidden_states;  // h_0 .. h_N when requested
   std::vector<Tensor> attentions;     // A of each layer, (B, T, T), when requested
@@ -50,6 +53,9 @@ class FlashQuadForMaskedLM {
   // Every trainable tensor once, in a fixed order. The tied word embedding / decoder weight is
   // listed once, as "flash_quad.embeddings.word_embeddings.weight".
   std::vector<NamedParameter> named_parameters() const;
+  // The parameter called `name` (a handle sharing its storage); throws std::invalid_argument
+  // when there is none.
+  Tensor parameter(const std::string& name) const;
 
   // Runs the model on a batch. Validates ids (range, shapes, T <= max_position_embeddings) and
   // throws std::invalid_argument naming the bad value.
