@@ -23,7 +23,8 @@ double sum_of_squares(const float* x, int64_t n) {
     const int64_t begin = b * kBlock;
     const int64_t end = std::min(n, begin + kBlock);
     double sum = 0.0;
-    for (int64_t i = begin; i < end; ++i) sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
+    for (int64_t i = begin; i < end; ++i)
+      sum += static_cast<double>(x[i]) * static_cast<double>(x[i]);
     partial[static_cast<size_t>(b)] = sum;
   }
   double total = 0.0;
@@ -44,9 +45,9 @@ double global_grad_norm(const std::vector<NamedParameter>& params) {
 }
 
 ClipResult clip_grad_norm(const std::vector<NamedParameter>& params, double max_norm) {
-  FQ_CHECK(std::isfinite(max_norm) && max_norm >= 0.0,
-           "clip_grad_norm: max_norm must be finite and >= 0 (0 disables clipping), got "
-               << max_norm);
+  FQ_CHECK(
+      std::isfinite(max_norm) && max_norm >= 0.0,
+      "clip_grad_norm: max_norm must be finite and >= 0 (0 disables clipping), got " << max_norm);
   ClipResult result;
   result.norm = global_grad_norm(params);
   result.finite = std::isfinite(result.norm);

@@ -21,10 +21,14 @@ LrSchedulerType parse_lr_scheduler_type(const std::string& name) {
 
 const char* lr_scheduler_type_name(LrSchedulerType type) {
   switch (type) {
-    case LrSchedulerType::Linear: return "linear";
-    case LrSchedulerType::Cosine: return "cosine";
-    case LrSchedulerType::Constant: return "constant";
-    case LrSchedulerType::ConstantWithWarmup: return "constant_with_warmup";
+    case LrSchedulerType::Linear:
+      return "linear";
+    case LrSchedulerType::Cosine:
+      return "cosine";
+    case LrSchedulerType::Constant:
+      return "constant";
+    case LrSchedulerType::ConstantWithWarmup:
+      return "constant_with_warmup";
   }
   return "linear";
 }
@@ -36,7 +40,8 @@ double LrSchedule::lr_at(int64_t k) const {
   // The multiplier is computed as the Trainer's lr_lambda computes it, then scaled by base_lr
   // (LambdaLR returns base_lr * lambda).
   if (k < warmup_steps) {
-    return base_lr * (static_cast<double>(k) / static_cast<double>(std::max<int64_t>(1, warmup_steps)));
+    return base_lr *
+           (static_cast<double>(k) / static_cast<double>(std::max<int64_t>(1, warmup_steps)));
   }
   const double decay_steps = static_cast<double>(std::max<int64_t>(1, max_steps - warmup_steps));
   switch (type) {

@@ -23,7 +23,8 @@ struct LrSchedule {
   // Learning rate at position k >= 0 (throws std::invalid_argument for k < 0):
   //   warmup (every type but constant), k < warmup_steps:  base * k / max(1, warmup_steps)
   //   linear:    base * max(0, (max_steps - k) / max(1, max_steps - warmup_steps))
-  //   cosine:    base * max(0, 0.5 * (1 + cos(pi * p))), p = (k - warmup_steps) / max(1, max_steps - warmup_steps)
+  //   cosine:    base * max(0, 0.5 * (1 + cos(pi * p)))
+  //              with p = (k - warmup_steps) / max(1, max_steps - warmup_steps)
   //   constant and constant_with_warmup after warmup: base
   // NOTE: like the Trainer's cosine schedule, cosine rises again for k > max_steps; the trainer
   // never evaluates it there.

@@ -58,8 +58,8 @@ void sync_folder(const std::string& folder) {
   int rc = ::fsync(fd);
   int error_number = errno;
   ::close(fd);
-  // Some file systems cannot sync a folder and say so with EINVAL; the rename is then as
-  // durable as that file system makes it.
+  // Some file systems cannot sync a folder and report EINVAL. The rename is then as durable as
+  // that file system makes it.
   if (rc != 0 && error_number != EINVAL) {
     throw_errno(error_number, "fsync of folder '" + folder + "' failed");
   }
@@ -93,8 +93,8 @@ void write_file_atomically(const std::string& path, const std::vector<std::strin
   for (std::string_view chunk : chunks) {
     int error_number = write_all(fd, chunk.data(), chunk.size(), written);
     if (error_number != 0) {
-      fail(error_number, "write to '" + temp_path + "' failed after " + std::to_string(written) +
-                             " bytes");
+      fail(error_number,
+           "write to '" + temp_path + "' failed after " + std::to_string(written) + " bytes");
     }
   }
   if (::fsync(fd) != 0) fail(errno, "fsync of '" + temp_path + "' failed");

@@ -86,13 +86,15 @@ void put_u64(char* out, uint64_t value) {
 
 uint32_t get_u32(const char* in) {
   uint32_t value = 0;
-  for (int i = 0; i < 4; ++i) value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    value |= static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return value;
 }
 
 uint64_t get_u64(const char* in) {
   uint64_t value = 0;
-  for (int i = 0; i < 8; ++i) value |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    value |= static_cast<uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
   return value;
 }
 
@@ -153,7 +155,8 @@ std::string hex64(uint64_t value) {
 // Reads the whole file; throws CheckpointError (Read) with the system error.
 std::string read_file(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) fail(CheckpointCheck::Read, path, std::string("cannot open: ") + std::strerror(errno));
+  if (fd < 0)
+    fail(CheckpointCheck::Read, path, std::string("cannot open: ") + std::strerror(errno));
   struct stat info;
   if (::fstat(fd, &info) != 0) {
     int error_number = errno;
@@ -180,7 +183,8 @@ std::string read_file(const std::string& path) {
 
 // Consistency of a decoded state on its own (sizes agree with shapes, names unique).
 void check_payload_consistency(const CheckpointState& state, const std::string& path) {
-  if (state.step < 0) fail(CheckpointCheck::Payload, path, "negative step " + std::to_string(state.step));
+  if (state.step < 0)
+    fail(CheckpointCheck::Payload, path, "negative step " + std::to_string(state.step));
   if (state.scheduler_step < 0) {
     fail(CheckpointCheck::Payload, path,
          "negative scheduler position " + std::to_string(state.scheduler_step));
@@ -191,7 +195,9 @@ void check_payload_consistency(const CheckpointState& state, const std::string& 
       fail(CheckpointCheck::Payload, path, "parameter \"" + record.name + "\" is stored twice");
     }
     for (int64_t d : record.shape) {
-      if (d < 0) fail(CheckpointCheck::Payload, path, "parameter \"" + record.name + "\" has shape " + shape_str(record.shape));
+      if (d < 0)
+        fail(CheckpointCheck::Payload, path,
+             "parameter \"" + record.name + "\" has shape " + shape_str(record.shape));
     }
     if (static_cast<int64_t>(record.data.size()) != shape_numel(record.shape)) {
       fail(CheckpointCheck::Payload, path,
@@ -220,7 +226,8 @@ bool parse_checkpoint_name(const std::string& name, int64_t& step) {
   if (name.size() <= prefix.size() + suffix.size()) return false;
   if (name.compare(0, prefix.size(), prefix) != 0) return false;
   if (name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0) return false;
-  const std::string digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+  const std::string digits =
+      name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
   if (digits.size() > 18) return false;  // keeps the value inside int64
   for (char c : digits) {
     if (c < '0' || c > '9') return false;
@@ -253,14 +260,22 @@ void remove_temp_files(const std::string& dir) {
 
 const char* checkpoint_check_name(CheckpointCheck check) {
   switch (check) {
-    case CheckpointCheck::Read: return "read";
-    case CheckpointCheck::Magic: return "magic";
-    case CheckpointCheck::Version: return "version";
-    case CheckpointCheck::Length: return "length";
-    case CheckpointCheck::Checksum: return "checksum";
-    case CheckpointCheck::Payload: return "payload";
-    case CheckpointCheck::ModelShape: return "model shape";
-    case CheckpointCheck::Write: return "write";
+    case CheckpointCheck::Read:
+      return "read";
+    case CheckpointCheck::Magic:
+      return "magic";
+    case CheckpointCheck::Version:
+      return "version";
+    case CheckpointCheck::Length:
+      return "length";
+    case CheckpointCheck::Checksum:
+      return "checksum";
+    case CheckpointCheck::Payload:
+      return "payload";
+    case CheckpointCheck::ModelShape:
+      return "model shape";
+    case CheckpointCheck::Write:
+      return "write";
   }
   return "unknown";
 }
@@ -306,7 +321,8 @@ uint64_t payload_checksum(std::string_view payload) {
 
 std::string save_checkpoint(const std::string& dir, const CheckpointState& state) {
   const std::string path = dir + "/" + checkpoint_file_name(state.step);
-  if (state.step < 0) fail(CheckpointCheck::Write, path, "negative step " + std::to_string(state.step));
+  if (state.step < 0)
+    fail(CheckpointCheck::Write, path, "negative step " + std::to_string(state.step));
 
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -349,8 +365,9 @@ CheckpointState load_checkpoint(const std::string& path) {
 
   // 1. magic
   if (bytes.size() >= sizeof(kMagic) && std::memcmp(bytes.data(), kMagic, sizeof(kMagic)) != 0) {
-    fail(CheckpointCheck::Magic, path, "the file does not start with the flashquad checkpoint "
-                                       "magic bytes; it is not a checkpoint");
+    fail(CheckpointCheck::Magic, path,
+         "the file does not start with the flashquad checkpoint "
+         "magic bytes; it is not a checkpoint");
   }
   if (bytes.size() < kCheckpointHeaderBytes) {
     fail(CheckpointCheck::Length, path,
@@ -362,8 +379,10 @@ CheckpointState load_checkpoint(const std::string& path) {
   const uint32_t version = get_u32(&bytes[8]);
   if (version == 0 || version > kCheckpointFormatVersion) {
     fail(CheckpointCheck::Version, path,
-         "format version " + std::to_string(version) + " is not supported; this build reads "
-         "versions 1.." + std::to_string(kCheckpointFormatVersion) +
+         "format version " + std::to_string(version) +
+             " is not supported; this build reads "
+             "versions 1.." +
+             std::to_string(kCheckpointFormatVersion) +
              (version > kCheckpointFormatVersion ? " (written by a newer flashquad)" : ""));
   }
 
@@ -372,8 +391,10 @@ CheckpointState load_checkpoint(const std::string& path) {
   const uint64_t actual_length = bytes.size() - kCheckpointHeaderBytes;
   if (payload_length != actual_length) {
     fail(CheckpointCheck::Length, path,
-         "the header announces " + std::to_string(payload_length) + " payload bytes but the file "
-         "has " + std::to_string(actual_length) +
+         "the header announces " + std::to_string(payload_length) +
+             " payload bytes but the file "
+             "has " +
+             std::to_string(actual_length) +
              (actual_length < payload_length ? " (truncated)" : " (trailing bytes)"));
   }
 
@@ -437,15 +458,15 @@ void validate_checkpoint(const CheckpointState& state, const std::vector<Paramet
   const std::vector<AdamWParamState>& opt = state.optimizer.params;
   if (opt.size() != expected.size()) {
     fail(CheckpointCheck::ModelShape, path,
-         "the optimizer state covers " + std::to_string(opt.size()) + " parameters, the model has " +
-             std::to_string(expected.size()));
+         "the optimizer state covers " + std::to_string(opt.size()) +
+             " parameters, the model has " + std::to_string(expected.size()));
   }
   for (size_t i = 0; i < expected.size(); ++i) {
     if (opt[i].name != expected[i].name || opt[i].shape != expected[i].shape) {
       fail(CheckpointCheck::ModelShape, path,
            "optimizer state entry " + std::to_string(i) + " is \"" + opt[i].name + "\" " +
-               shape_str(opt[i].shape) + ", the model's parameter " + std::to_string(i) +
-               " is \"" + expected[i].name + "\" " + shape_str(expected[i].shape));
+               shape_str(opt[i].shape) + ", the model's parameter " + std::to_string(i) + " is \"" +
+               expected[i].name + "\" " + shape_str(expected[i].shape));
     }
   }
 }
@@ -482,7 +503,8 @@ std::optional<ResumeCheckpoint> find_resume_checkpoint(
       if (warn) warn("resume: skipping newer " + std::string(e.what()));
     } catch (const std::invalid_argument& e) {
       if (warn) {
-        warn("resume: skipping newer checkpoint '" + it->path + "': validation failed: " + e.what());
+        warn("resume: skipping newer checkpoint '" + it->path +
+             "': validation failed: " + e.what());
       }
     }
   }
@@ -516,7 +538,8 @@ std::vector<ParameterSpec> parameter_specs(const std::vector<NamedParameter>& pa
 std::vector<ParameterRecord> snapshot_parameters(const std::vector<NamedParameter>& params) {
   std::vector<ParameterRecord> records;
   records.reserve(params.size());
-  for (const NamedParameter& p : params) records.push_back({p.name, p.tensor.shape(), p.tensor.to_vector()});
+  for (const NamedParameter& p : params)
+    records.push_back({p.name, p.tensor.shape(), p.tensor.to_vector()});
   return records;
 }
 
@@ -528,7 +551,8 @@ void restore_parameters(const std::vector<ParameterRecord>& records,
   for (const ParameterSpec& spec : specs) {
     auto it = by_name.find(spec.name);
     if (it == by_name.end()) {
-      fail(CheckpointCheck::ModelShape, "(in memory)", "parameter \"" + spec.name + "\" has no record");
+      fail(CheckpointCheck::ModelShape, "(in memory)",
+           "parameter \"" + spec.name + "\" has no record");
     }
     if (it->second->shape != spec.shape ||
         static_cast<int64_t>(it->second->data.size()) != shape_numel(spec.shape)) {

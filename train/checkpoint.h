@@ -48,13 +48,13 @@ struct RngStateRecord {
 
 struct CheckpointState {
   uint32_t format_version = kCheckpointFormatVersion;  // of the file it was loaded from
-  std::string config_json;   // the full resolved run config
-  int64_t step = 0;          // optimizer steps completed
+  std::string config_json;                             // the full resolved run config
+  int64_t step = 0;                                    // optimizer steps completed
   std::vector<ParameterRecord> parameters;
   AdamWState optimizer;
   int64_t scheduler_step = 0;  // learning-rate schedule position (the next update uses lr(this))
   std::vector<RngStateRecord> rng_states;
-  uint64_t data_cursor = 0;  // global index of the next training sequence
+  uint64_t data_cursor = 0;                  // global index of the next training sequence
   std::map<std::string, std::string> extra;  // opaque trainer state, by key
   std::vector<std::string> metrics_history;  // JSON-lines records logged so far
 };
@@ -115,7 +115,7 @@ std::string save_checkpoint(const std::string& dir, const CheckpointState& state
 // check. Nothing is applied anywhere: the caller applies the returned state.
 CheckpointState load_checkpoint(const std::string& path);
 
-// Checks that `state` holds exactly the parameters in `expected` (by name and shape, in any
+// Checks that `state` contains exactly the parameters in `expected` (by name and shape, in any
 // order) and an optimizer state for the same parameters in the same order. Throws
 // CheckpointError (check ModelShape) naming the first mismatch; `path` is used in the message.
 void validate_checkpoint(const CheckpointState& state, const std::vector<ParameterSpec>& expected,

@@ -14,13 +14,13 @@ using nlohmann::json;
 
 const std::set<std::string>& known_keys() {
   static const std::set<std::string> keys = {
-      "output_dir",    "batch_size",        "gradient_accumulation_steps",
-      "max_steps",     "warmup_steps",      "learning_rate",
-      "weight_decay",  "adam_beta1",        "adam_beta2",
-      "adam_epsilon",  "optim",             "lr_scheduler_type",
-      "max_grad_norm", "no_decay",          "logging_steps",
-      "eval_steps",    "save_steps",        "keep_checkpoints",
-      "seed",          "threads",           "eval_batch_size",
+      "output_dir",    "batch_size",   "gradient_accumulation_steps",
+      "max_steps",     "warmup_steps", "learning_rate",
+      "weight_decay",  "adam_beta1",   "adam_beta2",
+      "adam_epsilon",  "optim",        "lr_scheduler_type",
+      "max_grad_norm", "no_decay",     "logging_steps",
+      "eval_steps",    "save_steps",   "keep_checkpoints",
+      "seed",          "threads",      "eval_batch_size",
       "eval_batches"};
   return keys;
 }
@@ -29,7 +29,8 @@ const std::set<std::string>& known_keys() {
 // starts with the file and the key.
 class TrainKeyReader {
  public:
-  TrainKeyReader(const json& object, const std::string& source) : object_(object), source_(source) {}
+  TrainKeyReader(const json& object, const std::string& source)
+      : object_(object), source_(source) {}
 
   bool has(const char* key) const { return find(key) != nullptr; }
 
@@ -45,14 +46,13 @@ class TrainKeyReader {
     if (value->is_number_integer()) {
       FQ_CHECK(!value->is_number_unsigned() ||
                    value->get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX),
-               where(key) << ": expected an integer >= " << min_value << ", got "
-                          << value->dump() << ", which is too large");
+               where(key) << ": expected an integer >= " << min_value << ", got " << value->dump()
+                          << ", which is too large");
       parsed = value->get<int64_t>();
     } else if (value->is_number_float()) {
       double d = value->get<double>();
       FQ_CHECK(std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15,
-               where(key) << ": expected an integer >= " << min_value << ", got "
-                          << value->dump());
+               where(key) << ": expected an integer >= " << min_value << ", got " << value->dump());
       parsed = static_cast<int64_t>(d);
     } else {
       FQ_CHECK(false, where(key) << ": expected an integer >= " << min_value << ", got "
@@ -71,8 +71,8 @@ class TrainKeyReader {
     FQ_CHECK(value->is_number(), where(key) << ": expected " << expected << ", got "
                                             << value->type_name() << " " << value->dump());
     double d = value->get<double>();
-    bool in_range = std::isfinite(d) && d >= min_value &&
-                    (max_exclusive ? d < max_value : d <= max_value);
+    bool in_range =
+        std::isfinite(d) && d >= min_value && (max_exclusive ? d < max_value : d <= max_value);
     FQ_CHECK(in_range, where(key) << ": expected " << expected << ", got " << value->dump());
     out = d;
   }
@@ -93,8 +93,8 @@ class TrainKeyReader {
     std::vector<std::string> items;
     for (const json& item : *value) {
       FQ_CHECK(item.is_string() && !item.get<std::string>().empty(),
-               where(key) << ": expected a list of non-empty strings, got element "
-                          << item.dump() << " (an empty pattern would match every name)");
+               where(key) << ": expected a list of non-empty strings, got element " << item.dump()
+                          << " (an empty pattern would match every name)");
       items.push_back(item.get<std::string>());
     }
     out = items;
@@ -128,13 +128,15 @@ TrainConfig parse_train_config(const json& train, const std::string& source,
   TrainKeyReader reader(train, source);
   config.output_dir = "runs/" + config_name;
   reader.read_string("output_dir", config.output_dir);
-  FQ_CHECK(!config.output_dir.empty(), reader.where("output_dir") << ": expected a folder path, got \"\"");
+  FQ_CHECK(!config.output_dir.empty(), reader.where("output_dir")
+                                           << ": expected a folder path, got \"\"");
 
   reader.read_int("batch_size", 1, config.batch_size);
   reader.read_int("gradient_accumulation_steps", 1, config.gradient_accumulation_steps);
-  FQ_CHECK(reader.has("max_steps"), reader.where("max_steps")
-                                        << " is missing: set the number of optimizer steps, e.g. "
-                                           "\"max_steps\": 1000 (training by epochs is not supported)");
+  FQ_CHECK(reader.has("max_steps"),
+           reader.where("max_steps")
+               << " is missing: set the number of optimizer steps, e.g. "
+                  "\"max_steps\": 1000 (training by epochs is not supported)");
   reader.read_int("max_steps", 1, config.max_steps);
   reader.read_int("warmup_steps", 0, config.warmup_steps);
 

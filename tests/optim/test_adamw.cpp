@@ -23,7 +23,8 @@ nlohmann::json load_fixture() {
     std::string root = here.substr(0, here.rfind("tests/optim/"));
     in.open(root + relative);
   }
-  EXPECT_TRUE(in.good()) << "cannot open " << relative << "; run the tests from the repository root";
+  EXPECT_TRUE(in.good()) << "cannot open " << relative
+                         << "; run the tests from the repository root";
   nlohmann::json fixture;
   if (in.good()) in >> fixture;
   return fixture;
@@ -90,9 +91,9 @@ void run_fixture_case(const std::string& case_name) {
       ASSERT_EQ(actual.size(), expected.size());
       for (size_t j = 0; j < actual.size(); ++j) {
         ASSERT_TRUE(close(actual[j], expected[j]))
-            << case_name << " step " << step + 1 << " " << params[i].name << "[" << j
-            << "]: got " << actual[j] << ", torch " << expected[j] << " (diff "
-            << actual[j] - expected[j] << ")";
+            << case_name << " step " << step + 1 << " " << params[i].name << "[" << j << "]: got "
+            << actual[j] << ", torch " << expected[j] << " (diff " << actual[j] - expected[j]
+            << ")";
       }
     }
   }
@@ -171,8 +172,8 @@ TEST(AdamW, TiedWeightDecaysOnce) {
   // Zero gradient: m and v stay 0, the Adam update is 0 / (0 + eps) = 0, so only the decoupled
   // decay moves the weight, and it must act exactly once.
   for (AdamWVariant variant : {AdamWVariant::Torch, AdamWVariant::HuggingFace}) {
-    NamedParameter embedding = make_param("flash_quad.embeddings.word_embeddings.weight",
-                                          {0.5f, -0.25f, 2.0f});
+    NamedParameter embedding =
+        make_param("flash_quad.embeddings.word_embeddings.weight", {0.5f, -0.25f, 2.0f});
     AdamWOptions options;
     options.weight_decay = 0.1;
     options.variant = variant;
@@ -188,7 +189,8 @@ TEST(AdamW, TiedWeightDecaysOnce) {
 }
 
 TEST(AdamW, RejectsTensorListedTwice) {
-  NamedParameter embedding = make_param("flash_quad.embeddings.word_embeddings.weight", {1, 2, 3, 4});
+  NamedParameter embedding =
+      make_param("flash_quad.embeddings.word_embeddings.weight", {1, 2, 3, 4});
   NamedParameter decoder{"cls.predictions.decoder.weight", embedding.tensor.reshape({2, 2})};
   EXPECT_THROW(AdamW({embedding, decoder}, AdamWOptions{}), std::invalid_argument);
   EXPECT_THROW(AdamW({embedding, embedding}, AdamWOptions{}), std::invalid_argument);

@@ -64,7 +64,8 @@ TEST(ClipGradNorm, ZeroMaxNormDisables) {
 }
 
 TEST(ClipGradNorm, ReportsNonFiniteWithoutScaling) {
-  for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+  for (float bad :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
     std::vector<NamedParameter> params = {param_with_grad("a", {bad, 4.0f})};
     ClipResult result = clip_grad_norm(params, 1.0);
     EXPECT_FALSE(result.finite) << "gradient value " << bad;
@@ -82,7 +83,8 @@ TEST(ClipGradNorm, RejectsInvalidMaxNorm) {
 
 TEST(ClipGradNorm, ThreadCountDoesNotChangeNorm) {
   std::vector<float> grad(200001);
-  for (size_t i = 0; i < grad.size(); ++i) grad[i] = std::sin(0.37f * static_cast<float>(i)) * 1e-2f;
+  for (size_t i = 0; i < grad.size(); ++i)
+    grad[i] = std::sin(0.37f * static_cast<float>(i)) * 1e-2f;
   const int saved_threads = num_threads();
   set_num_threads(1);
   double one = global_grad_norm({param_with_grad("a", grad)});

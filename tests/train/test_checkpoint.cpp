@@ -1,7 +1,6 @@
 // Checkpoint files: round trip, each rejection check, listing, resume selection, pruning and
 // write failures.
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -99,10 +98,13 @@ TEST(Checkpoint, HeaderFieldsAreLittleEndian) {
   std::string path = save_checkpoint(dir.path(), make_state(1));
   std::string bytes = read_bytes(path);
   ASSERT_GE(bytes.size(), kCheckpointHeaderBytes);
-  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89" "FQCK\r\n\x1a", 8));
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89"
+                                            "FQCK\r\n\x1a",
+                                            8));
   EXPECT_EQ(static_cast<unsigned char>(bytes[8]), kCheckpointFormatVersion);
   uint64_t length = 0;
-  for (int i = 0; i < 8; ++i) length |= uint64_t(static_cast<unsigned char>(bytes[16 + i])) << (8 * i);
+  for (int i = 0; i < 8; ++i)
+    length |= uint64_t(static_cast<unsigned char>(bytes[16 + i])) << (8 * i);
   EXPECT_EQ(length, bytes.size() - kCheckpointHeaderBytes);
 }
 
@@ -110,7 +112,8 @@ TEST(Checkpoint, RejectsTruncatedFile) {
   TempDir dir;
   std::string path = save_checkpoint(dir.path(), make_state(3));
   const std::string bytes = read_bytes(path);
-  for (size_t keep : {size_t{0}, size_t{12}, kCheckpointHeaderBytes, bytes.size() / 2, bytes.size() - 1}) {
+  for (size_t keep :
+       {size_t{0}, size_t{12}, kCheckpointHeaderBytes, bytes.size() / 2, bytes.size() - 1}) {
     write_bytes(path, bytes.substr(0, keep));
     CheckpointError e = load_error(path);
     EXPECT_EQ(e.check(), CheckpointCheck::Length) << "kept " << keep << " bytes: " << e.what();
@@ -263,8 +266,7 @@ TEST(Checkpoint, ResumeSkipsOtherModelShape) {
   std::vector<ParameterSpec> expected = specs_of(make_state(0, 3));
   std::vector<std::string> warnings;
   std::optional<ResumeCheckpoint> resume = find_resume_checkpoint(
-      dir.path(),
-      [&](const CheckpointState& s) { validate_checkpoint(s, expected, "candidate"); },
+      dir.path(), [&](const CheckpointState& s) { validate_checkpoint(s, expected, "candidate"); },
       [&](const std::string& w) { warnings.push_back(w); });
   ASSERT_TRUE(resume.has_value());
   EXPECT_EQ(resume->state.step, 1);
@@ -339,7 +341,8 @@ TEST(Checkpoint, ReadOnlyFolderFailsCleanly) {
       EXPECT_NE(std::string(e.what()).find(std::strerror(EACCES)), std::string::npos) << e.what();
     }
   } else {
-    // root ignores folder permissions, so the save runs in a child that drops to user nobody.
+    // root ignores folder permissions, so the save runs in a child that switches to the
+    // unprivileged uid and gid 65534 (nobody).
     // The payload is below one checksum block, so the child never enters an OpenMP region.
     ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
     int pipe_fds[2];
@@ -392,7 +395,8 @@ TEST(Checkpoint, ChecksumMatchesFnvDefinition) {
 
   // Two full blocks and a partial one.
   std::string payload((size_t{1} << 21) + 12345, '\0');
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>((i * 2654435761u) >> 13);
+  for (size_t i = 0; i < payload.size(); ++i)
+    payload[i] = static_cast<char>((i * 2654435761u) >> 13);
   uint64_t expected = basis;
   for (size_t begin = 0; begin < payload.size(); begin += size_t{1} << 20) {
     uint64_t digest = fnv(payload.substr(begin, size_t{1} << 20), basis);
@@ -433,14 +437,16 @@ TEST(Checkpoint, AdamWResumesBitwise) {
   // step on both: parameters and moments must agree bit for bit.
   auto make_params = [] {
     std::vector<NamedParameter> params = {
-        {"w.weight", Tensor::from_vector({0.3f, -0.2f, 0.9f, 1.1f}, {2, 2}).set_requires_grad(true)},
+        {"w.weight",
+         Tensor::from_vector({0.3f, -0.2f, 0.9f, 1.1f}, {2, 2}).set_requires_grad(true)},
         {"w.bias", Tensor::from_vector({0.05f, -0.05f}, {2}).set_requires_grad(true)}};
     return params;
   };
   auto set_grads = [](std::vector<NamedParameter>& params, int step) {
     for (NamedParameter& p : params) {
       std::vector<float> g(static_cast<size_t>(p.tensor.numel()));
-      for (size_t i = 0; i < g.size(); ++i) g[i] = std::sin(0.9f * static_cast<float>(i + 1) + step);
+      for (size_t i = 0; i < g.size(); ++i)
+        g[i] = std::sin(0.9f * static_cast<float>(i + 1) + step);
       p.tensor.set_grad(Tensor::from_vector(g, p.tensor.shape()));
     }
   };

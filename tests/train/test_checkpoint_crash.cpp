@@ -1,6 +1,6 @@
-// Crash safety of checkpoint writing: a child process saves checkpoints in a loop and is killed
-// with SIGKILL at random moments; after every kill the folder must still hold only complete,
-// loadable checkpoints, and none of the progress saved before the kill may be lost.
+// Crash safety of checkpoint writing. A child process saves checkpoints in a loop and is killed
+// with SIGKILL at random moments. After every kill the folder must contain only complete,
+// loadable checkpoints, and no progress saved before the kill may be lost.
 //
 // The suite runs 3 kills. For the full check run by hand:
 //   FLASHQUAD_CRASH_KILLS=20 build/flashquad_tests --gtest_filter='CheckpointCrash*'
@@ -9,7 +9,6 @@
 // FLASHQUAD_CRASH_CHILD_DIR set; a static initializer below turns it into the writer loop
 // before GoogleTest starts, so the child is a fresh process with no inherited thread pools.
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -99,9 +98,10 @@ TEST(CheckpointCrash, SigkillDuringSavesKeepsCheckpoints) {
     ::kill(pid, SIGKILL);
     int status = 0;
     ASSERT_EQ(::waitpid(pid, &status, 0), pid);
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+    ASSERT_TRUE(WIFSIGNALED(status))
         << "kill " << kill_index << ": the writer ended on its own (exit status "
         << (WIFEXITED(status) ? WEXITSTATUS(status) : -1) << "); see its message above";
+    ASSERT_EQ(WTERMSIG(status), SIGKILL) << "kill " << kill_index;
 
     std::vector<CheckpointFile> files = list_checkpoints(dir.path());
     ASSERT_FALSE(files.empty()) << "kill " << kill_index << ": no checkpoint left";
@@ -118,7 +118,8 @@ TEST(CheckpointCrash, SigkillDuringSavesKeepsCheckpoints) {
       for (size_t i = 0; i < expected.parameters.size(); ++i) {
         const std::vector<float>& a = state.parameters[i].data;
         const std::vector<float>& b = expected.parameters[i].data;
-        ASSERT_TRUE(a.size() == b.size() && std::memcmp(a.data(), b.data(), 4 * a.size()) == 0)
+        ASSERT_EQ(a.size(), b.size()) << file.path << " parameter " << i;
+        ASSERT_EQ(std::memcmp(a.data(), b.data(), 4 * a.size()), 0)
             << "kill " << kill_index << ": " << file.path << " parameter " << i << " differs";
       }
     }

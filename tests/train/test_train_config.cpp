@@ -76,8 +76,9 @@ TEST(TrainConfig, ReadsShippedTinyConfig) {
 }
 
 TEST(TrainConfig, ToJsonParsesBackEqual) {
-  json train = {{"max_steps", 100}, {"warmup_steps", 200}, {"optim", "adamw_hf"},
-                {"lr_scheduler_type", "cosine"}, {"seed", 7}, {"eval_batches", 3}};
+  json train = {{"max_steps", 100},    {"warmup_steps", 200},
+                {"optim", "adamw_hf"}, {"lr_scheduler_type", "cosine"},
+                {"seed", 7},           {"eval_batches", 3}};
   TrainConfig c = parse_train_config(train, "f", "n");
   TrainConfig again = parse_train_config(train_config_to_json(c), "f", "n");
   EXPECT_EQ(train_config_to_json(again), train_config_to_json(c));
@@ -94,9 +95,7 @@ TEST(TrainConfig, RejectsUnknownKey) {
   expect_error(json{{"max_steps", 10}, {"learning_rat", 0.1}}, "learning_rat", "unknown key");
 }
 
-TEST(TrainConfig, RequiresMaxSteps) {
-  expect_error(json::object(), "max_steps", "missing");
-}
+TEST(TrainConfig, RequiresMaxSteps) { expect_error(json::object(), "max_steps", "missing"); }
 
 TEST(TrainConfig, RejectsWrongTypes) {
   expect_error(json{{"max_steps", "10"}}, "max_steps", "expected an integer");
