@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <csignal>
 #include <cinttypes>
 #include <cmath>
 #include <cstdio>
@@ -129,6 +130,10 @@ class Trainer {
 
   RunState state_;
   Clock::time_point process_start_;
+  // Fault injection for the resume tests, from the environment (see read_test_hooks).
+  int64_t kill_after_save_step_ = -1;
+  int64_t sigterm_step_ = -1;
+  int64_t sigterm_micro_ = -1;
   int64_t tokens_this_process_ = 0;
   int64_t steps_this_process_ = 0;
   double last_lr_ = 0.0;
@@ -136,7 +141,23 @@ class Trainer {
 };
 
 Trainer::Trainer(const RunConfig& run, const TrainOptions& options)
-    : run_(run), options_(options), tc_(run.train), run_dir_(run.train.output_dir) {}
+    : run_(run), options_(options), tc_(run.train), run_dir_(run.train.output_dir) {
+  // Test hooks that deliver real signals at exact points, so the resume tests do not depend on
+  // timing: FLASHQUAD_TEST_KILL_AFTER_SAVE=N sends SIGKILL to this process right after the
+  // checkpoint of step N is written; FLASHQUAD_TEST_SIGTERM_AT=S:M sends SIGTERM after micro-batch
+  // M (1-based) of step S (1-based), inside that step.
+  if (const char* kill_step = std::getenv("FLASHQUAD_TEST_KILL_AFTER_SAVE")) {
+    kill_after_save_step_ = std::atoll(kill_step);
+  }
+  if (const char* term = std::getenv("FLASHQUAD_TEST_SIGTERM_AT")) {
+    long long step = -1;
+    long long micro = -1;
+    if (std::sscanf(term, "%lld:%lld", &step, &micro) == 2) {
+      sigterm_step_ = step;
+      sigterm_micro_ = micro;
+    }
+  }
+}
 
 std::string Trainer::now_text() const {
   char buf[32];
@@ -289,6 +310,7 @@ bool Trainer::train_one_step() {
     out.loss.backward();
     tokens_this_process_ += b * t;
 
+    if (state_.step + 1 == sigterm_step_ && i + 1 == sigterm_micro_) std::raise(SIGTERM);
     progress_state_.micro_batch = i + 1;
     progress_.update(progress_state_);
     if (stop_signal() != 0) {
@@ -464,7 +486,10 @@ int Trainer::run() {
     if (tc_.eval_steps > 0 && (state_.step % tc_.eval_steps == 0 || last)) {
       run_evaluation();
     }
-    if ((tc_.save_steps > 0 && state_.step % tc_.save_steps == 0) || last) save();
+    if ((tc_.save_steps > 0 && state_.step % tc_.save_steps == 0) || last) {
+      save();
+      if (state_.step == kill_after_save_step_) std::raise(SIGKILL);
+    }
     progress_.update(progress_state_, false);
     if (stop_signal() != 0) break;
   }
