@@ -38,7 +38,22 @@ constexpr size_t kChunk = 1 << 20;
 constexpr size_t kBinaryProbe = 64 << 10;
 constexpr int kMaxWarnings = 5;  // per file, for bad JSON Lines records
 
+DataWarningHandler& warning_handler() {
+  static DataWarningHandler handler = [](const std::string& message) {
+    std::fprintf(stderr, "warning: %s\n", message.c_str());
+  };
+  return handler;
+}
+
 }  // namespace
+
+void data_warning(const std::string& message) { warning_handler()(message); }
+
+DataWarningHandler set_data_warning_handler(DataWarningHandler handler) {
+  DataWarningHandler previous = warning_handler();
+  warning_handler() = std::move(handler);
+  return previous;
+}
 
 bool is_json_lines(const std::string& path) {
   return ends_with(path, ".jsonl") || ends_with(path, ".json");
@@ -145,8 +160,8 @@ void read_documents(const std::string& path, const std::string& separator,
       if (problem) {
         ++stats.bad_json_lines;
         if (warnings++ < kMaxWarnings) {
-          std::fprintf(stderr, "warning: %s:%lld %s; record skipped\n", path.c_str(),
-                       static_cast<long long>(line_number), problem);
+          data_warning(path + ":" + std::to_string(line_number) + " " + problem +
+                       "; record skipped");
         }
         return;
       }
@@ -205,12 +220,11 @@ void read_documents(const std::string& path, const std::string& separator,
 
   if (stats.documents == documents_before) {
     ++stats.empty_files;
-    std::fprintf(stderr, "warning: %s contains no document (empty or whitespace only)\n",
-                 path.c_str());
+    data_warning(path + " contains no document (empty or whitespace only)");
   }
   if (warnings > kMaxWarnings) {
-    std::fprintf(stderr, "warning: %s: %d more records skipped\n", path.c_str(),
-                 warnings - kMaxWarnings);
+    data_warning(path + ": " + std::to_string(warnings - kMaxWarnings) +
+                 " more records skipped");
   }
 }
 

@@ -20,6 +20,13 @@ struct CorpusStats {
   int64_t invalid_utf8 = 0;    // invalid sequences replaced in JSON Lines records before parsing
 };
 
+// Reports a warning about the corpus (a skipped record, an empty file). The default handler
+// prints "warning: MESSAGE" to stderr; set_data_warning_handler replaces it (tests capture
+// warnings this way) and returns the previous handler.
+using DataWarningHandler = std::function<void(const std::string&)>;
+void data_warning(const std::string& message);
+DataWarningHandler set_data_warning_handler(DataWarningHandler handler);
+
 // Expands shell globs in `patterns` (matches sorted) and checks that every file exists.
 // Throws std::invalid_argument naming `source` and the pattern when nothing matches.
 std::vector<std::string> expand_train_files(const std::vector<std::string>& patterns,

@@ -199,7 +199,15 @@ class CharTable {
       return entry;
     }
     if (is_cjk_ideograph(c)) {
+      // CJK compatibility ideographs decompose under NFD to a unified ideograph, which is what
+      // the lowercasing (accent-stripping) tokenizer looks up.
       entry.kind = CharKind::kCjk;
+      uint32_t d = c;
+      if (lowercase_) {
+        lowercase_normalize(c, normalized);
+        if (normalized.size() == 1) d = normalized[0];
+      }
+      entry.utf8_len = static_cast<uint8_t>(encode_utf8(d, entry.utf8));
       return entry;
     }
     if (lowercase_) {
@@ -342,7 +350,7 @@ int64_t run_basic(std::string_view text, const CharTable& table, const Vocab* vo
         break;
       case CharKind::kCjk:
         flush();
-        on_word(text.substr(offset, length), WordKind::kCjk, offset, 1, -1);
+        on_word(std::string_view(entry->utf8, entry->utf8_len), WordKind::kCjk, offset, 1, -1);
         break;
       case CharKind::kPunct:
       case CharKind::kWord:
@@ -455,7 +463,7 @@ struct Tokenizer::Impl {
   int32_t cjk_id(std::string_view bytes) const {
     int length;
     uint32_t c = decode_utf8(bytes, 0, &length);
-    if (c >= kCjkBase && c < 0x10000) return cjk_ids[c - kCjkBase];
+    if (c >= kCjkBase && c < 0x10000 && is_cjk_ideograph(c)) return cjk_ids[c - kCjkBase];
     return vocab->id(bytes);
   }
 };
@@ -469,6 +477,7 @@ Tokenizer::Tokenizer(const Vocab& vocab, bool lowercase) : impl_(std::make_uniqu
     impl_->max_token_bytes =
         std::max(impl_->max_token_bytes, vocab.token(static_cast<int32_t>(i)).size());
   }
+  // Indexed by the normalized ideograph that the basic step hands over.
   impl_->cjk_ids.assign(0x10000 - Impl::kCjkBase, -1);
   std::string bytes;
   for (uint32_t c = Impl::kCjkBase; c < 0x10000; ++c) {
