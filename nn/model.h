@@ -21,23 +21,23 @@ struct NamedParameter {
 };
 
 struct ForwardOptions {
-  bool training = false;          // dropout on when true and model.dropout > 0
-  uint64_t dropout_seed = 0;      // dropout stream key: (dropout_seed, dropout_stream)
+  bool training = false;      // dropout on when true and model.dropout > 0
+  uint64_t dropout_seed = 0;  // dropout stream key: (dropout_seed, dropout_stream)
   uint64_t dropout_stream = 0;
-  bool compute_loss = true;       // needs batch.labels
-  double loss_divisor = 0.0;      // loss = sum of token losses / divisor; <= 0 means the mean
-  bool output_logits = true;      // false lets the head skip positions without a label
+  bool compute_loss = true;   // needs batch.labels
+  double loss_divisor = 0.0;  // loss = sum of token losses / divisor; <= 0 means the mean
+  bool output_logits = true;  // false lets the head skip positions without a label
   bool output_hidden_states = false;
   bool output_attentions = false;
 };
 
 struct ModelOutput {
-  Tensor logits;             // (B, T, vocab) when output_logits
-  Tensor loss;               // [] when compute_loss
+  Tensor logits;  // (B, T, vocab) when output_logits
+  Tensor loss;    // [] when compute_loss
   // (M, vocab) logits of the M rows whose label is not -100, in row-major order, when
   // compute_loss is set and output_logits is not (the training path).
   Tensor target_logits;
-  Tensor last_hidden_state;  // (B, T, D)
+  Tensor last_hidden_state;           // (B, T, D)
   std::vector<Tensor> hidden_states;  // h_0 .. h_N when requested
   std::vector<Tensor> attentions;     // A of each layer, (B, T, T), when requested
 };

@@ -8,14 +8,22 @@ Each case NAME gives four files:
   NAME.config.json            {"model": {...}}, a run config for `flashquad forward --config`
   NAME.batch.json             input_ids, labels and optionally attention_mask, token_type_ids
   NAME.weights.safetensors    every parameter (F32), with the tied decoder aliases
-  NAME.expected.safetensors   logits, loss, last_hidden_state, attention.I for each layer and
-                              grad.PARAM for each parameter, from the reference in float64
+  NAME.expected.safetensors   logits, loss, last_hidden_state, attention.I for each layer,
+                              grad.PARAM for each parameter, from the reference in float64, and
+                              grad_terms.PARAM for each one-element parameter (see below)
 
 The weights are random with larger spreads than the initialisation (O(1) activations, relative
 bias values of both signs, non-unit norm gains, non-zero biases and a non-zero padding row) so
 that every term of the forward pass and every gradient is exercised. The reference runs in
 float64 on the float32 weights, so the expected values are the exact result up to float64
-rounding. Output is deterministic: the same torch version writes the same bytes.
+rounding.
+
+The gradient of a one-element parameter (a ScaleNorm gain, scaledsin_scalar) is a sum over every
+position and feature, and those terms can cancel, so the sum alone is no measure of the float32
+rounding to expect. grad_terms.PARAM is the sum of the absolute values of the terms; the parity
+test measures the error of such a gradient relative to it.
+
+Output is deterministic: the same torch version writes the same bytes.
 """
 
 import json
@@ -135,6 +143,33 @@ def make_batch(config, spec, gen):
     return batch, tensors
 
 
+def track_gradient_terms(model):
+    """Hooks that record, for each one-element parameter, the sum of |terms| of its gradient.
+    Returns {parameter name: list that receives the value during backward}."""
+    terms = {}
+
+    def track(name, tensor, factor):
+        store = terms.setdefault(name, [])
+        factor = factor.detach()
+        tensor.register_hook(lambda g: store.append(float((g * factor).abs().sum())))
+
+    for module_name, module in model.named_modules():
+        if isinstance(module, ref.ScaleNorm):
+            # out = normalized * scala, so d scala = sum(d out * normalized).
+            def hook(mod, inputs, out, name=module_name + ".scala"):
+                x = inputs[0]
+                track(name, out, x * torch.rsqrt((x * x).mean(-1, keepdim=True) + mod.eps))
+            module.register_forward_hook(hook)
+        if isinstance(module, ref.Embeddings):
+            # x = word + token_type + pos * scalar, so d scalar = sum(d x * pos).
+            def hook(mod, inputs, out, name=module_name + ".scaledsin_scalar"):
+                x = inputs[0]
+                n, d = x.shape[1], x.shape[2]
+                track(name, x, ref.sinusoidal_positions(n, d, x.dtype).expand_as(x))
+            module.LayerNorm.register_forward_hook(hook)
+    return terms
+
+
 def make_case(name, config, spec, seed):
     gen = torch.Generator().manual_seed(seed)
     model = ref.FlashQuadForMaskedLM(config)
@@ -145,6 +180,7 @@ def make_case(name, config, spec, seed):
     weights = {k: v.float() for k, v in model.state_dict().items()}
 
     model = model.double()
+    gradient_terms = track_gradient_terms(model)
     out = model(batch["input_ids"], batch.get("attention_mask"), batch.get("token_type_ids"),
                 batch["labels"])
     out["loss"].backward()
@@ -155,6 +191,9 @@ def make_case(name, config, spec, seed):
         expected[f"attention.{i}"] = A
     for pname, p in model.named_parameters():
         expected[f"grad.{pname}"] = p.grad
+        if p.numel() == 1:
+            (value,) = gradient_terms[pname]
+            expected[f"grad_terms.{pname}"] = torch.tensor([value])
 
     base = os.path.join(FIXTURE_DIR, name)
     with open(base + ".config.json", "w") as f:
