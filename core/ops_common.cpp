@@ -174,7 +174,7 @@ void broadcast_reduce_backward(float* dx, const float* dout, float alpha,
 
   if (last_kept) {
     // x rows of n contiguous elements; each task owns one block of one x row and walks the
-    // reduced axes in row-major order, so every dx element sees the same order of additions.
+    // reduced axes in row-major order, so every dx element receives its additions in the same order.
     const int64_t block = 64;
     const int64_t blocks = (n + block - 1) / block;
     const int64_t tasks = kept_count * blocks;

@@ -30,7 +30,7 @@ int64_t normalize_axis(const char* op, int64_t axis, int64_t rank, const Shape& 
 // NumPy broadcast of two shapes; throws naming `op` and both shapes when incompatible.
 Shape broadcast_shapes(const char* op, const Shape& a, const Shape& b);
 
-// How each operand maps onto an output index space after broadcasting. Axes of size 1 in the
+// Mapping of each operand onto the output index space after broadcasting. Axes of size 1 in the
 // output are dropped, and neighbouring axes on which every operand behaves alike (all present or
 // all broadcast) are merged, so most cases reduce to one or two axes. strides[k][d] is operand
 // k's element stride along merged axis d, 0 where it is broadcast.

@@ -1,6 +1,6 @@
 // Elementwise ops: broadcasting binary arithmetic, scalar arithmetic and activations.
-// Every kernel is one flat loop (parallel over elements) or a broadcast row loop; backward adds
-// into the gradient buffers, summing over broadcast axes in a fixed order (core/ops_common.h).
+// Every kernel is one flat loop (parallel over elements) or a broadcast row loop. Backward adds
+// into the gradient buffers and sums over broadcast axes in a fixed order (core/ops_common.h).
 #include <cmath>
 
 #include "core/ops.h"

@@ -126,8 +126,9 @@ void relu2_attention_forward(float* a, const float* qk, const float* rb, const f
 }
 
 // With z = qk * s + rb and A = relu(z)^2 * mi * mj: dA/dz = 2 relu(z) mi mj. For a 0/1 mask,
-// relu(z) mi mj = sqrt(A) exactly (sqrt of a correctly rounded square returns the operand),
-// so backward needs only the saved output A.
+// relu(z) mi mj = sqrt(A) exactly (in binary floating point, sqrt(fl(r * r)) == r for r >= 0
+// unless r * r underflows), so backward needs only the saved output A. NOTE: for a mask with
+// values other than 0 and 1 this gradient is wrong.
 // dz[b, i, j] = dA * 2 sqrt(A); dqk += dz * s; drb (if 2-D) += sum over b of dz, b in order.
 void relu2_attention_backward(float* dqk, float* drb, const float* dout, const float* a,
                               const float* inv_scale, int64_t batch, int64_t n, int64_t rb_step) {
@@ -187,7 +188,7 @@ void dropout_apply(float* out, const float* x, int64_t count, const CounterRng& 
 // ---- cross-entropy ----
 
 // Per row r (labels[r] != ignore): loss[r] = (max_r - x[r, label]) + log(sum_j exp(x[r, j] -
-// max_r)), computed in double; stats[r] = {max_r, log-sum}. Ignored rows get loss 0.
+// max_r)); stats[r] = {max_r, log-sum}. Ignored rows get loss 0.
 void cross_entropy_forward(double* loss, float* stats, const float* logits, const int32_t* labels,
                            int32_t ignore_index, int64_t rows, int64_t vocab) {
 #pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
@@ -201,11 +202,11 @@ void cross_entropy_forward(double* loss, float* stats, const float* logits, cons
     }
     float mx = x_r[0];
     for (int64_t j = 1; j < vocab; ++j) mx = std::max(mx, x_r[j]);
+    // exp in float (as PyTorch does), summed in double; x - max <= 0 cannot overflow.
     double sum = 0.0;
-    const double mx_d = mx;
-    for (int64_t j = 0; j < vocab; ++j) sum += std::exp(static_cast<double>(x_r[j]) - mx_d);
+    for (int64_t j = 0; j < vocab; ++j) sum += std::exp(x_r[j] - mx);
     const double log_sum = std::log(sum);
-    loss[r] = (mx_d - static_cast<double>(x_r[labels[r]])) + log_sum;
+    loss[r] = (static_cast<double>(mx) - static_cast<double>(x_r[labels[r]])) + log_sum;
     stats[2 * r] = mx;
     stats[2 * r + 1] = static_cast<float>(log_sum);
   }

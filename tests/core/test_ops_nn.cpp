@@ -387,7 +387,7 @@ TEST(CrossEntropy, HugeLogitsStayExact) {
   Tensor labels = Tensor::from_ids({0, 2, 1}, {3});
   Tensor x = logits.clone().set_requires_grad(true);
   Tensor loss = cross_entropy(x, labels, -100, 1.0);
-  // Row losses: 1e4, 2e4 and 0 (the label holds the maximum; the others are e^-1e4 = 0 away).
+  // Row losses: 1e4, 2e4 and 0 (the label is the maximum, and the others are e^-1e4 = 0 away).
   EXPECT_EQ(loss.item(), 30000.0f);
   loss.backward();
   EXPECT_EQ(x.grad().to_vector(), std::vector<float>({-1, 1, 0, 0, 1, -1, 0, 0, 0}));
