@@ -145,6 +145,13 @@ MlmDataset::MlmDataset(const DataConfig& config, Split split, uint64_t seed)
                                      << (config.lowercase ? "true" : "false")
                                      << "; rerun `flashquad prepare` with this config");
 
+  FQ_CHECK(!config.whole_word_mask ||
+               manifest["fingerprint"].value("cjk_word_segmentation", false),
+           "dataset: the shards in " << config.shard_dir
+                                     << " were prepared with data.whole_word_mask = false, so they "
+                                        "lack the Chinese word boundaries whole-word masking "
+                                        "needs; rerun `flashquad prepare` with this config");
+
   impl.shard_start.push_back(0);
   for (const auto& entry : manifest[split_name]["shards"]) {
     std::string path = config.shard_dir + "/" + entry["file"].get<std::string>();
