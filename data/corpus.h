@@ -1,6 +1,6 @@
 // Streaming corpus reader: plain UTF-8 text (one document per line, or documents separated by
 // blank lines) and JSON Lines with a "text" field (files ending in .jsonl or .json). Files are
-// read in 1 MiB chunks, so memory holds one line at a time, however large the file.
+// read in 1 MiB chunks, so memory keeps one line at a time, however large the file.
 #pragma once
 
 #include <cstdint>

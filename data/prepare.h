@@ -25,7 +25,7 @@ struct PrepareReport {
 };
 
 // Tokenizes `files` into shards under config.shard_dir: train-NNNNN.fqs and valid-NNNNN.fqs
-// (a new shard starts once one holds `max_shard_tokens` tokens) and manifest.json, written last.
+// (a new shard starts once one contains `max_shard_tokens` tokens) and manifest.json, written last.
 // Document d (counted over the whole corpus in file order) is held out when
 // hash(d) < valid_fraction. CJK word boundaries for whole-word masking come from ICU's word
 // break iterator (dictionary segmentation for Chinese) when config.whole_word_mask is set. Skips the work when the manifest records the same inputs (paths,

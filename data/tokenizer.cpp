@@ -102,7 +102,7 @@ enum class CharKind : uint8_t {
   kMulti,  // normalizes to several code points; see CharEntry::pool_offset
 };
 
-// How one input code point is handled. For kWord and kPunct the normalized character's UTF-8 is
+// Handling of one input code point. For kWord and kPunct the normalized character's UTF-8 is
 // in utf8[0..utf8_len). For kMulti the normalized code points are pool[pool_offset ..
 // pool_offset + pool_len), each with kPunctBit set when it is punctuation.
 struct CharEntry {
@@ -392,7 +392,7 @@ struct Tokenizer::Impl {
   bool lowercase;
   const CharTable* table;
   size_t max_special;
-  size_t max_token_bytes = 0;  // longest vocab entry, "##" included
+  size_t max_token_bytes = 0;  // maximum vocab entry length in bytes, "##" included
   // Id of each BMP CJK ideograph (index c - kCjkBase), -1 when absent from the vocab.
   static constexpr uint32_t kCjkBase = 0x3400;
   std::vector<int32_t> cjk_ids;

@@ -37,6 +37,7 @@ void run_tokenize(const TokenizeOptions& options) {
     FQ_CHECK(owned, "tokenize: cannot open " << options.input << ": " << std::strerror(errno));
     in = owned.get();
   }
+
   TokenizerStats stats;
   std::vector<int32_t> ids;
   std::string line, out;
@@ -53,6 +54,7 @@ void run_tokenize(const TokenizeOptions& options) {
     std::fwrite(out.data(), 1, out.size(), stdout);
     line.clear();
   };
+
   while (true) {
     size_t got = std::fread(chunk.data(), 1, chunk.size(), in);
     if (got == 0) break;
@@ -71,6 +73,7 @@ void run_tokenize(const TokenizeOptions& options) {
   }
   FQ_CHECK(!std::ferror(in), "tokenize: read error on " << (options.input.empty() ? "standard input" : options.input));
   if (!line.empty()) emit();
+
   std::fflush(stdout);
   if (stats.invalid_utf8 > 0) {
     std::fprintf(stderr, "tokenize: replaced %lld invalid UTF-8 sequence(s) with U+FFFD (dropped)\n",

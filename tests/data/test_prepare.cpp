@@ -87,7 +87,7 @@ TEST(VocabBuilder, EmptyCorpusIsAnError) {
 
 // Preparing twice (into two folders) gives byte-identical shards; the second prepare in the
 // same folder is skipped as up to date.
-TEST(Prepare, TwiceGivesIdenticalShardsAndSkipsWhenUpToDate) {
+TEST(Prepare, RepeatIsByteIdenticalOrSkipped) {
   TempDir dir;
   DataConfig a = sample_config(dir, "a");
   DataConfig b = sample_config(dir, "b");
@@ -158,7 +158,7 @@ TEST(Prepare, ShardFromAnotherVocabIsRejected) {
   EXPECT_NE(message.find("another vocabulary"), std::string::npos) << message;
 }
 
-// Opening a dataset that was never prepared says to run prepare.
+// The error for a dataset that was never prepared names the prepare command.
 TEST(Prepare, MissingShardsSayToRunPrepare) {
   TempDir dir;
   DataConfig config = sample_config(dir);
