@@ -6,7 +6,13 @@
 #include <omp.h>
 #endif
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_corename(void);
 
 namespace fq {
 
@@ -29,6 +35,27 @@ void set_num_threads(int n) {
 int num_threads() {
   if (g_threads == 0) set_num_threads(0);
   return g_threads;
+}
+
+const char* blas_core_name() { return openblas_get_corename(); }
+
+void ensure_blas_kernels(char** argv) {
+  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice stands
+  const char* core = openblas_get_corename();
+  if (core == nullptr || std::strcmp(core, "Prescott") != 0) return;  // detection worked
+
+  const char* wanted = nullptr;
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+    wanted = "SkylakeX";
+  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+    wanted = "Haswell";
+  }
+  if (wanted == nullptr) return;
+  setenv("OPENBLAS_CORETYPE", wanted, 1);
+  execv("/proc/self/exe", argv);
+  // Exec failed (no /proc, say): keep running with the generic kernels.
 }
 
 }  // namespace fq

@@ -17,6 +17,7 @@ class SummaryListener : public testing::EmptyTestEventListener {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fq::ensure_blas_kernels(argv);
   testing::InitGoogleTest(&argc, argv);
   testing::UnitTest::GetInstance()->listeners().Append(new SummaryListener);
   fq::set_num_threads(0);

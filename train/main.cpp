@@ -2,9 +2,11 @@
 #include <cstdio>
 #include <exception>
 
+#include "core/parallel.h"
 #include "train/commands.h"
 
 int main(int argc, char** argv) {
+  fq::ensure_blas_kernels(argv);
   CLI::App app{"flashquad: FLASH-Quad masked-LM pretraining on CPUs"};
   app.require_subcommand(1);
   fq::register_data_commands(app);
