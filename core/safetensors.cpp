@@ -185,7 +185,7 @@ SafetensorsFile read_safetensors(const std::string& path) {
                            << "of the " << bytes.size() << "-byte file (truncated file?)");
   const uint64_t data_bytes = bytes.size() - 8 - header_bytes;
 
-  // nlohmann::json keeps the last of duplicate keys; the callback sees every top-level key, so
+  // nlohmann::json keeps the last of duplicate keys; the callback receives every top-level key, so
   // a header that names a tensor twice is rejected instead.
   std::set<std::string> keys;
   std::string duplicate;

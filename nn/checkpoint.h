@@ -13,11 +13,11 @@ namespace fq {
 using CheckpointFn = std::function<std::vector<Tensor>(const Tensor& x)>;
 
 // Returns fn(x), computed in no-grad mode. When grad mode is on and x or a parameter requires
-// grad, outputs[0] gets one node that, in backward, reruns fn on a detached copy of x with grad
-// on and back-propagates its incoming gradient through that fresh graph: x receives its gradient
-// through the node, and the parameters (leaves used inside fn, listed in `parameters`) receive
-// theirs directly. The other outputs carry no history. fn must be deterministic and may only
-// read x and the listed parameters, so the recomputation equals the first run bit for bit.
+// grad, outputs[0] gets one node. In backward, that node reruns fn on a detached copy of x with
+// grad on and back-propagates its incoming gradient through the fresh graph. x receives its
+// gradient through the node, and the parameters (the leaves fn uses, listed in `parameters`)
+// receive theirs directly. The other outputs carry no history. fn must be deterministic and may
+// only read x and the listed parameters, so the recomputation equals the first run bit for bit.
 std::vector<Tensor> checkpoint(const CheckpointFn& fn, const Tensor& x,
                                const std::vector<Tensor>& parameters);
 

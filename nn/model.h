@@ -35,7 +35,8 @@ struct ModelOutput {
   Tensor logits;  // (B, T, vocab) when output_logits
   Tensor loss;    // [] when compute_loss
   // (M, vocab) logits of the M rows whose label is not -100, in row-major order, when
-  // compute_loss is set and output_logits is not (the training path).
+  // compute_loss is set and output_logits is not (the training path). A batch without any
+  // target gives one row, that of position (0, 0), which the loss ignores.
   Tensor target_logits;
   Tensor last_hidden_state;           // (B, T, D)
   std::vector<Tensor> hidden_states;  // h_0 .. h_N when requested

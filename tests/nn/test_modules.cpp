@@ -68,8 +68,8 @@ TEST(Modules, EmbeddingGradientsSkipPaddingRow) {
   Embedding table("emb", 7, 6, 2, factory);
   NamedLeaves leaves = spread(registry, 20);
   Tensor ids = Tensor::from_ids({0, 2, 5, 2, 6, 1, 0, 3, 2, 4}, {2, 5});
-  // Lookups add nothing to the padding row's gradient (PyTorch's padding_idx), although the
-  // output does depend on that row; so the finite-difference check uses a copy without one.
+  // Lookups add nothing to the padding row's gradient (PyTorch's padding_idx semantics). The
+  // output does depend on that row, so the finite-difference check uses a copy without one.
   Tensor out = table.forward(ids);
   out.backward(Tensor::full(out.shape(), 1.0f));
   for (int64_t j = 0; j < 6; ++j) EXPECT_EQ(table.weight.grad().data()[2 * 6 + j], 0.0f) << j;
