@@ -8,6 +8,7 @@
 #include <memory>
 #include <sstream>
 
+#include <omp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -143,6 +144,29 @@ bool may_contain_cjk(std::string_view text) {
   }
   return false;
 }
+
+// The tokenization of one document, computed in parallel and written in order.
+struct DocumentResult {
+  std::vector<int32_t> ids;
+  std::vector<uint8_t> starts;
+  std::vector<int64_t> breaks;
+  TokenizerStats stats;
+  double segment_seconds = 0.0;
+  double tokenize_seconds = 0.0;
+
+  void clear() {
+    ids.clear();
+    starts.clear();
+    breaks.clear();
+    stats = TokenizerStats();
+    segment_seconds = 0.0;
+    tokenize_seconds = 0.0;
+  }
+};
+
+// A block of documents ends at whichever limit comes first.
+constexpr size_t kBlockBytes = 8 << 20;
+constexpr size_t kBlockDocuments = 16384;
 
 std::string shard_name(const char* split, int index) {
   char name[32];
@@ -283,39 +307,75 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
 
   const auto start = std::chrono::steady_clock::now();
   Tokenizer tokenizer(vocab, config.lowercase);
-  WordSegmenter segmenter;
   // Word segmentation only matters for whole-word masking; without it every CJK ideograph is a
   // word of its own.
   const bool segment = config.whole_word_mask;
   SplitWriter train(dir, "train", vocab, config.lowercase, max_shard_tokens);
   SplitWriter valid(dir, "valid", vocab, config.lowercase, max_shard_tokens);
   CorpusStats corpus;
-  TokenizerStats token_stats;
-  std::vector<int32_t> ids;
-  std::vector<uint8_t> starts;
-  std::vector<int64_t> breaks;
+
+  // Documents are processed in blocks: segmentation and tokenization run in parallel over the
+  // documents of a block (each result depends on its document alone), then the results are
+  // written in document order, so the shards do not depend on the thread count.
+  const int threads = std::max(1, omp_get_max_threads());
+  std::vector<std::unique_ptr<WordSegmenter>> segmenters(threads);
+  std::vector<std::string> block;
+  std::vector<DocumentResult> results;
+  size_t block_bytes = 0;
   int64_t index = 0;
-  for (const std::string& file : files) {
-    read_documents(file, config.document_separator, [&](std::string_view document) {
-      const int64_t d = index++;
-      ids.clear();
-      starts.clear();
+
+  auto process_block = [&]() {
+    const int64_t n = static_cast<int64_t>(block.size());
+    if (results.size() < block.size()) results.resize(block.size());
+    // Race-free: iteration k writes results[k] only and uses the segmenter of its own thread.
+#pragma omp parallel for schedule(dynamic, 16)
+    for (int64_t k = 0; k < n; ++k) {
+      DocumentResult& result = results[k];
+      result.clear();
+      const std::string& document = block[k];
       const std::vector<int64_t>* cjk_breaks = nullptr;
       if (segment && may_contain_cjk(document)) {
+        auto& segmenter = segmenters[omp_get_thread_num()];
+        if (!segmenter) segmenter = std::make_unique<WordSegmenter>();
         const auto t0 = std::chrono::steady_clock::now();
-        segmenter.breaks(document, breaks);
-        report.segment_seconds +=
+        segmenter->breaks(document, result.breaks);
+        result.segment_seconds =
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        cjk_breaks = &breaks;
+        cjk_breaks = &result.breaks;
       }
-      tokenizer.encode_into(document, ids, &token_stats, &starts, cjk_breaks);
-      if (ids.empty()) {
+      const auto t1 = std::chrono::steady_clock::now();
+      tokenizer.encode_into(document, result.ids, &result.stats, &result.starts, cjk_breaks);
+      result.tokenize_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+    }
+    for (int64_t k = 0; k < n; ++k) {
+      const DocumentResult& result = results[k];
+      const int64_t d = index++;
+      report.segment_seconds += result.segment_seconds;
+      report.tokenize_seconds += result.tokenize_seconds;
+      report.invalid_utf8 += result.stats.invalid_utf8;
+      report.unk_tokens += result.stats.unk_tokens;
+      if (result.ids.empty()) {
         ++report.empty_documents;
-        return;
+        continue;
       }
-      (is_held_out(d, config.valid_fraction) ? valid : train).add(ids, starts);
+      const auto t2 = std::chrono::steady_clock::now();
+      (is_held_out(d, config.valid_fraction) ? valid : train).add(result.ids, result.starts);
+      report.write_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t2).count();
+    }
+    block.clear();
+    block_bytes = 0;
+  };
+
+  for (const std::string& file : files) {
+    read_documents(file, config.document_separator, [&](std::string_view document) {
+      block.emplace_back(document);
+      block_bytes += document.size();
+      if (block_bytes >= kBlockBytes || block.size() >= kBlockDocuments) process_block();
     }, corpus);
   }
+  process_block();
   json train_info = train.finish();
   json valid_info = valid.finish();
   report.seconds =
@@ -323,8 +383,7 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
 
   report.documents = corpus.documents;
   report.bad_json_lines = corpus.bad_json_lines;
-  report.invalid_utf8 = corpus.invalid_utf8 + token_stats.invalid_utf8;
-  report.unk_tokens = token_stats.unk_tokens;
+  report.invalid_utf8 += corpus.invalid_utf8;
   report.bytes = corpus.bytes;
   report.train_documents = train.documents();
   report.train_tokens = train.tokens();
@@ -384,12 +443,15 @@ void prepare_data(const DataConfig& config, int64_t vocab_size) {
     std::printf("prepare: shards in %s are up to date (same inputs, vocab and settings)\n",
                 config.shard_dir.c_str());
   } else {
-    const double tokenize_seconds = r.seconds - r.segment_seconds;
-    std::printf("prepare: wrote shards to %s in %.2f s: %.1f MB/s overall; tokenization and shard "
-                "writing %.2f s (%.1f MB/s), ICU word segmentation %.2f s\n",
-                config.shard_dir.c_str(), r.seconds,
-                r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0, tokenize_seconds,
-                tokenize_seconds > 0 ? r.bytes / 1e6 / tokenize_seconds : 0.0, r.segment_seconds);
+    const double tokenize_write = r.tokenize_seconds + r.write_seconds;
+    std::printf("prepare: wrote shards to %s in %.2f s with %d thread(s), %.1f MB/s overall\n",
+                config.shard_dir.c_str(), r.seconds, omp_get_max_threads(),
+                r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0);
+    std::printf("prepare: per core: tokenization + shard writing %.1f MB/s (%.2f s), ICU word "
+                "segmentation %.1f MB/s (%.2f s)\n",
+                tokenize_write > 0 ? r.bytes / 1e6 / tokenize_write : 0.0, tokenize_write,
+                r.segment_seconds > 0 ? r.bytes / 1e6 / r.segment_seconds : 0.0,
+                r.segment_seconds);
   }
   std::printf("prepare: %zu file(s), %.1f MB, %lld documents (%lld empty, skipped)\n",
               files.size(), r.bytes / 1e6, static_cast<long long>(r.documents),

@@ -20,16 +20,22 @@ struct PrepareReport {
   int64_t invalid_utf8 = 0;
   int64_t bad_json_lines = 0;
   int64_t bytes = 0;
-  double seconds = 0.0;          // reading, tokenization, segmentation and shard writing
-  double segment_seconds = 0.0;  // of which ICU word segmentation (whole-word masking only)
+  double seconds = 0.0;  // wall time of reading, tokenization, segmentation and shard writing
+  // Busy time summed over threads: ICU word segmentation (whole-word masking only),
+  // tokenization, and shard writing.
+  double segment_seconds = 0.0;
+  double tokenize_seconds = 0.0;
+  double write_seconds = 0.0;
 };
 
 // Tokenizes `files` into shards under config.shard_dir: train-NNNNN.fqs and valid-NNNNN.fqs
-// (a new shard starts once one contains `max_shard_tokens` tokens) and manifest.json, written last.
-// Document d (counted over the whole corpus in file order) is held out when
+// (a new shard starts once one contains `max_shard_tokens` tokens) and manifest.json, written
+// last. Document d (counted over the whole corpus in file order) is held out when
 // hash(d) < valid_fraction. CJK word boundaries for whole-word masking come from ICU's word
-// break iterator (dictionary segmentation for Chinese) when config.whole_word_mask is set. Skips the work when the manifest records the same inputs (paths,
-// sizes, modification times), vocab, settings and shard sizes, unless `force`.
+// break iterator (dictionary segmentation for Chinese) when config.whole_word_mask is set.
+// Segmentation and tokenization run on all OpenMP threads, and the shards are the same for any
+// thread count. Skips the work when the manifest records the same inputs (paths, sizes,
+// modification times), vocab, settings and shard sizes, unless `force`.
 PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::string>& files,
                              const Vocab& vocab, int64_t max_shard_tokens = int64_t(1) << 28,
                              bool force = false);

@@ -76,7 +76,11 @@ int64_t basic_tokenize(std::string_view text, bool lowercase, const Vocab* vocab
                        const std::function<void(const BasicWord&)>& on_word);
 
 // True for the code points BERT treats as CJK ideographs (CJK Unified Ideographs, Extensions A
-// to E, CJK Compatibility Ideographs and their Supplement).
+// to E, CJK Compatibility Ideographs and their Supplement), the ranges of the original BERT
+// tokenizer's _is_chinese_char.
+// NOTE: the Rust `tokenizers` normalizer (normalizers/bert.rs) starts the Extension E range at
+// U+2B920 instead of U+2B820, so for the 256 rare ideographs U+2B820..U+2B91F BertTokenizerFast
+// keeps them inside the surrounding word while this tokenizer splits them off.
 inline bool is_cjk_ideograph(uint32_t c) {
   return (c >= 0x4E00 && c <= 0x9FFF) || (c >= 0x3400 && c <= 0x4DBF) ||
          (c >= 0x20000 && c <= 0x2A6DF) || (c >= 0x2A700 && c <= 0x2B73F) ||
