@@ -13,8 +13,11 @@
 #include <string>
 
 #include "core/safetensors.h"
+#include "optim/adamw.h"
 #include "tests/gradcheck.h"
 #include "tests/nn/parity_fixture.h"
+#include "train/checkpoint.h"
+#include "train/run_config.h"
 
 namespace fq {
 namespace {
@@ -120,6 +123,35 @@ TEST_F(CliModel, ExportRoundTripKeepsWeights) {
                 " --out " + dir_ + "/forward.safetensors"),
             0)
       << output_;
+}
+
+TEST_F(CliModel, ExportFromCheckpoint) {
+  // A checkpoint of configs/tiny.json whose parameters are the model at seed 5.
+  RunConfig run_config =
+      resolve_run_config("configs/tiny.json", {"data.vocab=" + dir_ + "/vocab.txt"});
+  std::ofstream(dir_ + "/vocab.txt") << "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n";
+  FlashQuadForMaskedLM model(run_config.model, 5);
+  CheckpointState state;
+  state.config_json = run_config.json.dump();
+  state.step = 3;
+  state.parameters = snapshot_parameters(model.named_parameters());
+  state.optimizer = AdamW(model.named_parameters(), AdamWOptions()).state();
+  const std::string path = save_checkpoint(dir_, state);
+
+  const std::string out = dir_ + "/exported";
+  ASSERT_EQ(run("export --checkpoint " + path + " --out " + out), 0) << output_;
+  const SafetensorsFile exported = read_safetensors(out + "/model.safetensors");
+  for (const NamedParameter& p : model.named_parameters()) {
+    ASSERT_TRUE(exported.contains(p.name)) << p.name;
+    EXPECT_TRUE(test::same_bytes(exported.at(p.name), p.tensor)) << p.name;
+  }
+  std::ifstream vocab_in(out + "/vocab.txt");
+  std::stringstream vocab_text;
+  vocab_text << vocab_in.rdbuf();
+  EXPECT_EQ(vocab_text.str(), "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n") << "the run's data.vocab";
+  std::ifstream config_in(out + "/config.json");
+  EXPECT_EQ(parse_model_config(nlohmann::json::parse(config_in), "config.json").hidden_size,
+            run_config.model.hidden_size);
 }
 
 TEST_F(CliModel, BadInputsFailWithMessages) {
