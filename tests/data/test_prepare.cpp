@@ -2,6 +2,7 @@
 // byte-identical shards, up-to-date detection, foreign vocab rejection and bad corpora.
 #include <gtest/gtest.h>
 
+#include "core/parallel.h"
 #include "data/dataset.h"
 #include "data/prepare.h"
 #include "data/shard.h"
@@ -110,6 +111,26 @@ TEST(Prepare, RepeatIsByteIdenticalOrSkipped) {
   // Another setting (the held-out fraction) makes the shards stale.
   a.valid_fraction = 0.2;
   EXPECT_FALSE(prepare_shards(a, a.train_files, vocab).up_to_date);
+}
+
+// Documents are tokenized in parallel but written in order: one thread and two threads give
+// the same bytes.
+TEST(Prepare, ThreadCountDoesNotChangeShards) {
+  TempDir dir;
+  DataConfig a = sample_config(dir, "a");
+  DataConfig b = sample_config(dir, "b");
+  write_vocab(a.vocab, build_vocab(a.train_files, "line", true, 3000).tokens);
+  Vocab vocab = Vocab::load(a.vocab);
+  const int saved = num_threads();
+  set_num_threads(1);
+  prepare_shards(a, a.train_files, vocab);
+  set_num_threads(2);
+  prepare_shards(b, b.train_files, vocab);
+  set_num_threads(saved);
+  for (const char* name : {"train-00000.fqs", "valid-00000.fqs"}) {
+    EXPECT_TRUE(read_file(a.shard_dir + "/" + name) == read_file(b.shard_dir + "/" + name))
+        << name << " differs between 1 and 2 threads";
+  }
 }
 
 // The held-out split is decided per document index, so it does not depend on anything else.
