@@ -302,7 +302,8 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
     return report;
   }
   make_dirs(dir);
-  // The manifest goes first, so an interrupted run is never mistaken for a finished one.
+  // The old manifest is removed before any shard changes, and the new one is written last, so an
+  // interrupted run is never mistaken for a finished one.
   std::remove((dir + "/" + kManifestName).c_str());
 
   const auto start = std::chrono::steady_clock::now();

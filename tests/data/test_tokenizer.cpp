@@ -19,6 +19,7 @@ const std::vector<std::string> kTokens = {
     "ａｂ", "！", "😀", "hi", "a", "##a", "+", "b", "é", "##é",
     "[", "]", "mask", "𠀀", "\u8C48", "\uF900", "helloworld", "5€", "©", "Hello",
     "中", "ab", "\u00BF", "ς", "σ", "'", "s", "don", "t", "1",
+    "한", "\u1112\u1161\u11AB",
 };
 
 class TokenizerTest : public ::testing::Test {
@@ -78,6 +79,9 @@ TEST_F(TokenizerTest, AccentsWithLowercasingOnAndOff) {
   EXPECT_EQ(cased("éé"), ids({"é", "##é"}));
   // Cased mode does no normalization: a decomposed é does not match the precomposed one.
   EXPECT_EQ(cased("e\u0301"), ids({"[UNK]"}));
+  // NFD also splits Hangul syllables into conjoining jamo (which are letters, not Mn).
+  EXPECT_EQ(lower("한"), ids({"\u1112\u1161\u11AB"}));
+  EXPECT_EQ(cased("한"), ids({"한"}));
   // Final sigma lowercases to σ (context-free mapping), not ς.
   EXPECT_EQ(lower("Σ"), ids({"σ"}));
 }
