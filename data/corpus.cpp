@@ -151,6 +151,10 @@ void read_documents(const std::string& path, const std::string& separator,
       nlohmann::json record = nlohmann::json::parse(text, nullptr, false);
       const char* problem = nullptr;
       if (record.is_discarded()) {
+        FQ_CHECK(stats.documents > documents_before || warnings > 0 || text.find('[') != 0,
+                 "corpus: " << path << " starts with '[', so it looks like one JSON array; "
+                                       "files ending in .json or .jsonl must be JSON Lines "
+                                       "(one {\"text\": ...} object per line)");
         problem = "is not valid JSON";
       } else if (!record.is_object() || !record.contains("text")) {
         problem = "has no \"text\" field";

@@ -69,6 +69,14 @@ TEST(Corpus, JsonLinesTextField) {
       << warnings.messages[0];
 }
 
+// A .json file holding one JSON array (not JSON Lines) is a clear error.
+TEST(Corpus, JsonArrayFileIsAnError) {
+  TempDir dir;
+  write_file(dir.file("poems.json"), "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n");
+  std::string message = error_of([&] { read_all(dir.file("poems.json"), "line"); });
+  EXPECT_NE(message.find("JSON Lines"), std::string::npos) << message;
+}
+
 // A single 50 MB line is one document, read without error.
 TEST(Corpus, FiftyMegabyteLine) {
   TempDir dir;
