@@ -153,6 +153,7 @@ struct DocumentResult {
   TokenizerStats stats;
   double segment_seconds = 0.0;
   double tokenize_seconds = 0.0;
+  std::string error;  // the message of an exception thrown while processing the document
 
   void clear() {
     ids.clear();
@@ -161,6 +162,7 @@ struct DocumentResult {
     stats = TokenizerStats();
     segment_seconds = 0.0;
     tokenize_seconds = 0.0;
+    error.clear();
   }
 };
 
@@ -325,30 +327,47 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
   size_t block_bytes = 0;
   int64_t index = 0;
 
+  // Segments and tokenizes one document; runs on any thread.
+  auto segment_and_tokenize = [&](const std::string& document, DocumentResult& result) {
+    const std::vector<int64_t>* cjk_breaks = nullptr;
+    if (segment && may_contain_cjk(document)) {
+      auto& segmenter = segmenters[omp_get_thread_num()];
+      if (!segmenter) segmenter = std::make_unique<WordSegmenter>();
+      const auto t0 = std::chrono::steady_clock::now();
+      segmenter->breaks(document, result.breaks);
+      result.segment_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      cjk_breaks = &result.breaks;
+    }
+    const auto t1 = std::chrono::steady_clock::now();
+    tokenizer.encode_into(document, result.ids, &result.stats, &result.starts, cjk_breaks);
+    result.tokenize_seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  };
+
   auto process_block = [&]() {
     const int64_t n = static_cast<int64_t>(block.size());
     if (results.size() < block.size()) results.resize(block.size());
-    // Race-free: iteration k writes results[k] only and uses the segmenter of its own thread.
+
+    // 1. Segment and tokenize in parallel. Race-free: iteration k writes results[k] only and
+    // uses the segmenter of its own thread.
 #pragma omp parallel for schedule(dynamic, 16)
     for (int64_t k = 0; k < n; ++k) {
       DocumentResult& result = results[k];
       result.clear();
-      const std::string& document = block[k];
-      const std::vector<int64_t>* cjk_breaks = nullptr;
-      if (segment && may_contain_cjk(document)) {
-        auto& segmenter = segmenters[omp_get_thread_num()];
-        if (!segmenter) segmenter = std::make_unique<WordSegmenter>();
-        const auto t0 = std::chrono::steady_clock::now();
-        segmenter->breaks(document, result.breaks);
-        result.segment_seconds =
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        cjk_breaks = &result.breaks;
+      // An exception must not leave an OpenMP region, so it is stored and rethrown below.
+      try {
+        segment_and_tokenize(block[k], result);
+      } catch (const std::exception& e) {
+        result.error = e.what();
       }
-      const auto t1 = std::chrono::steady_clock::now();
-      tokenizer.encode_into(document, result.ids, &result.stats, &result.starts, cjk_breaks);
-      result.tokenize_seconds =
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
     }
+    for (int64_t k = 0; k < n; ++k) {
+      FQ_CHECK(results[k].error.empty(),
+               "prepare: document " << index + k << ": " << results[k].error);
+    }
+
+    // 2. Write in document order.
     for (int64_t k = 0; k < n; ++k) {
       const DocumentResult& result = results[k];
       const int64_t d = index++;
