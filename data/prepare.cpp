@@ -467,11 +467,12 @@ void prepare_data(const DataConfig& config, int64_t vocab_size) {
     std::printf("prepare: wrote shards to %s in %.2f s with %d thread(s), %.1f MB/s overall\n",
                 config.shard_dir.c_str(), r.seconds, omp_get_max_threads(),
                 r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0);
-    std::printf("prepare: per core: tokenization + shard writing %.1f MB/s (%.2f s), ICU word "
-                "segmentation %.1f MB/s (%.2f s)\n",
-                tokenize_write > 0 ? r.bytes / 1e6 / tokenize_write : 0.0, tokenize_write,
-                r.segment_seconds > 0 ? r.bytes / 1e6 / r.segment_seconds : 0.0,
-                r.segment_seconds);
+    // Busy time summed over threads, so the rates are per thread (per core when the machine is
+    // otherwise idle).
+    std::printf("prepare: per thread: tokenization + shard writing %.2f s (%.1f MB/s), ICU word "
+                "segmentation %.2f s (%.1f MB/s)\n",
+                tokenize_write, tokenize_write > 0 ? r.bytes / 1e6 / tokenize_write : 0.0,
+                r.segment_seconds, r.segment_seconds > 0 ? r.bytes / 1e6 / r.segment_seconds : 0.0);
   }
   std::printf("prepare: %zu file(s), %.1f MB, %lld documents (%lld empty, skipped)\n",
               files.size(), r.bytes / 1e6, static_cast<long long>(r.documents),
