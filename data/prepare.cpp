@@ -8,10 +8,13 @@
 #include <memory>
 #include <sstream>
 
-#include <omp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include <nlohmann/json.hpp>
 #include <unicode/brkiter.h>
@@ -30,6 +33,23 @@ namespace fq {
 namespace {
 
 using nlohmann::json;
+
+// OpenMP thread count and index; 1 and 0 in a build without OpenMP.
+int max_threads() {
+#ifdef _OPENMP
+  return omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+int thread_index() {
+#ifdef _OPENMP
+  return omp_get_thread_num();
+#else
+  return 0;
+#endif
+}
 
 bool file_exists(const std::string& path) {
   struct stat st;
@@ -137,7 +157,7 @@ class WordSegmenter {
   UText text_ = UTEXT_INITIALIZER;
 };
 
-// True when `text` may contain a CJK ideograph (a lead byte of U+3400 or above).
+// True when `text` may contain a CJK ideograph (a UTF-8 lead byte of U+3000 or above).
 bool may_contain_cjk(std::string_view text) {
   for (unsigned char c : text) {
     if (c >= 0xE3) return true;
@@ -320,7 +340,7 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
   // Documents are processed in blocks: segmentation and tokenization run in parallel over the
   // documents of a block (each result depends on its document alone), then the results are
   // written in document order, so the shards do not depend on the thread count.
-  const int threads = std::max(1, omp_get_max_threads());
+  const int threads = std::max(1, max_threads());
   std::vector<std::unique_ptr<WordSegmenter>> segmenters(threads);
   std::vector<std::string> block;
   std::vector<DocumentResult> results;
@@ -331,7 +351,7 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
   auto segment_and_tokenize = [&](const std::string& document, DocumentResult& result) {
     const std::vector<int64_t>* cjk_breaks = nullptr;
     if (segment && may_contain_cjk(document)) {
-      auto& segmenter = segmenters[omp_get_thread_num()];
+      auto& segmenter = segmenters[thread_index()];
       if (!segmenter) segmenter = std::make_unique<WordSegmenter>();
       const auto t0 = std::chrono::steady_clock::now();
       segmenter->breaks(document, result.breaks);
@@ -465,7 +485,7 @@ void prepare_data(const DataConfig& config, int64_t vocab_size) {
   } else {
     const double tokenize_write = r.tokenize_seconds + r.write_seconds;
     std::printf("prepare: wrote shards to %s in %.2f s with %d thread(s), %.1f MB/s overall\n",
-                config.shard_dir.c_str(), r.seconds, omp_get_max_threads(),
+                config.shard_dir.c_str(), r.seconds, max_threads(),
                 r.seconds > 0 ? r.bytes / 1e6 / r.seconds : 0.0);
     // Busy time summed over threads, so the rates are per thread (per core when the machine is
     // otherwise idle).
