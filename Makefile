@@ -44,6 +44,9 @@ TEST_OBJS := $(TEST_SRCS:%.cpp=$(BUILD)/obj/%.o)
 LIB       := $(BUILD)/libflashquad.a
 BIN       := $(BUILD)/flashquad
 TEST_BIN  := $(BUILD)/flashquad_tests
+BENCH_SRCS := $(wildcard bench/*.cpp)
+BENCH_OBJS := $(BENCH_SRCS:%.cpp=$(BUILD)/obj/%.o)
+BENCH_BIN := $(BUILD)/flashquad_bench
 DEPS_OK   := build/.deps-ok
 
 FQ_ARGS = $(if $(RESUME),--resume $(RESUME)) $(if $(CHECKPOINT),--checkpoint $(CHECKPOINT)) \
@@ -78,6 +81,9 @@ $(BIN): $(BUILD)/obj/train/main.o $(LIB)
 $(TEST_BIN): $(TEST_OBJS) $(LIB)
 	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS) -lgtest -lpthread
 
+$(BENCH_BIN): $(BENCH_OBJS) $(LIB)
+	$(CXX) $^ -o $@ $(LDFLAGS) $(LDLIBS)
+
 test: $(TEST_BIN) $(BIN)
 	FLASHQUAD_BIN=$(abspath $(BIN)) $(TEST_BIN) --gtest_brief=1
 
@@ -90,10 +96,10 @@ eval: $(BIN)
 data: $(BIN)
 	$(BIN) prepare --config configs/$(CONFIG).json $(FQ_ARGS)
 
-bench: $(BIN)
-	bash bench/run.sh $(BIN)
+bench: $(BIN) $(BENCH_BIN)
+	bash bench/run.sh $(BIN) $(BENCH_BIN)
 
 clean:
 	rm -rf build
 
--include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/obj/train/main.d
+-include $(LIB_OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BENCH_OBJS:.o=.d) $(BUILD)/obj/train/main.d
