@@ -1,13 +1,17 @@
 // prepare: corpus -> vocab (when missing) -> shards, with a summary on stdout.
 #include "data/prepare.h"
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,7 +105,7 @@ json input_fingerprint(const DataConfig& config, const std::vector<std::string>&
           {"document_separator", config.document_separator},
           {"valid_fraction", config.valid_fraction},
           {"max_shard_tokens", max_shard_tokens},
-          {"cjk_word_segmentation", config.whole_word_mask}};
+          {"cjk_word_segmentation", true}};
 }
 
 // True when the manifest in `dir` matches `fingerprint` and every shard it lists has its size.
@@ -330,9 +334,10 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
 
   const auto start = std::chrono::steady_clock::now();
   Tokenizer tokenizer(vocab, config.lowercase);
-  // Word segmentation only matters for whole-word masking; without it every CJK ideograph is a
-  // word of its own.
-  const bool segment = config.whole_word_mask;
+  // Word segmentation only matters for whole-word masking, but it is always done so that configs
+  // that differ only in data.whole_word_mask share one set of shards instead of rebuilding them
+  // on every switch.
+  const bool segment = true;
   SplitWriter train(dir, "train", vocab, config.lowercase, max_shard_tokens);
   SplitWriter valid(dir, "valid", vocab, config.lowercase, max_shard_tokens);
   CorpusStats corpus;
@@ -455,6 +460,27 @@ PrepareReport prepare_shards(const DataConfig& config, const std::vector<std::st
 void prepare_data(const DataConfig& config, int64_t vocab_size) {
   const std::string source = "data config";
   std::vector<std::string> files = resolve_corpus(config, source);
+
+  // One prepare at a time per shard folder: a second process (another training run starting on
+  // the same data) waits here, then finds the shards up to date.
+  make_dirs(config.shard_dir);
+  const std::string lock_path = config.shard_dir + "/.prepare.lock";
+  const int lock_fd = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  FQ_CHECK(lock_fd >= 0, "prepare: cannot create the lock file " << lock_path << ": "
+                                                                  << std::strerror(errno)
+                                                                  << "; check that "
+                                                                  << config.shard_dir
+                                                                  << " is writable");
+  struct LockGuard {
+    int fd;
+    ~LockGuard() { ::close(fd); }  // closing releases the lock
+  } lock_guard{lock_fd};
+  if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    std::printf("prepare: another process is preparing %s; waiting for it\n",
+                config.shard_dir.c_str());
+    std::fflush(stdout);
+    ::flock(lock_fd, LOCK_EX);
+  }
 
   // 1. Vocabulary.
   if (!file_exists(config.vocab)) {
