@@ -40,22 +40,35 @@ int num_threads() {
 const char* blas_core_name() { return openblas_get_corename(); }
 
 void ensure_blas_kernels(char** argv) {
-  if (std::getenv("OPENBLAS_CORETYPE") != nullptr) return;  // the user's choice stands
-  const char* core = openblas_get_corename();
-  if (core == nullptr || std::strcmp(core, "Prescott") != 0) return;  // detection worked
+  bool changed = false;
 
-  const char* wanted = nullptr;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
-    wanted = "SkylakeX";
-  } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-    wanted = "Haswell";
+  // 1. OpenBLAS kernels: only when detection failed and the user made no choice.
+  const char* core = openblas_get_corename();
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr && core != nullptr &&
+      std::strcmp(core, "Prescott") == 0) {
+    const char* wanted = nullptr;
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl")) {
+      wanted = "SkylakeX";
+    } else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+      wanted = "Haswell";
+    }
+    if (wanted != nullptr) {
+      setenv("OPENBLAS_CORETYPE", wanted, 1);
+      changed = true;
+    }
   }
-  if (wanted == nullptr) return;
-  setenv("OPENBLAS_CORETYPE", wanted, 1);
+
+  // 2. OpenMP wait policy: idle threads sleep instead of spinning, unless the user chose.
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && std::getenv("GOMP_SPINCOUNT") == nullptr) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = true;
+  }
+
+  if (!changed) return;
   execv("/proc/self/exe", argv);
-  // Exec failed (no /proc, say): keep running with the generic kernels.
+  // Exec failed (no /proc, say): keep running with the settings the process started with.
 }
 
 }  // namespace fq
