@@ -3,6 +3,7 @@
 // into the gradient buffers and sums over broadcast axes in a fixed order (core/ops_common.h).
 #include <cmath>
 
+#include "core/fast_math.h"
 #include "core/ops.h"
 #include "core/ops_common.h"
 
@@ -66,12 +67,9 @@ Tensor make_binary_output(const char* op, const Tensor& a, const Tensor& b) {
   return Tensor::empty(detail::broadcast_shapes(op, a.shape(), b.shape()));
 }
 
-// Numerically stable logistic function: exp is only taken of non-positive arguments.
-inline float sigmoid(float x) {
-  if (x >= 0.0f) return 1.0f / (1.0f + std::exp(-x));
-  const float e = std::exp(x);
-  return e / (1.0f + e);
-}
+// Numerically stable logistic function: exp is only taken of non-positive arguments. Branch
+// free, so the loops that call it vectorise.
+inline float sigmoid(float x) { return sigmoid_approx(x); }
 
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
@@ -260,7 +258,7 @@ Tensor square(const Tensor& x) {
 }
 
 Tensor exp(const Tensor& x) {
-  Tensor out = unary_op("exp", x, [](float v) { return std::exp(v); });
+  Tensor out = unary_op("exp", x, [](float v) { return exp_approx(v); });
   if (needs_grad({&x})) {
     Tensor out_saved = out.detach();
     record(out, "exp", {x}, [out_saved](const Tensor& dout, std::vector<Tensor>& dinputs) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/fast_math.h"
 #include "core/ops.h"
 #include "core/ops_common.h"
 #include "core/random.h"
@@ -191,24 +192,47 @@ void dropout_apply(float* out, const float* x, int64_t count, const CounterRng& 
 // max_r)); stats[r] = {max_r, log-sum}. Ignored rows get loss 0.
 void cross_entropy_forward(double* loss, float* stats, const float* logits, const int32_t* labels,
                            int32_t ignore_index, int64_t rows, int64_t vocab) {
-#pragma omp parallel for schedule(static) if (rows * vocab > kParallelMin)
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* x_r = logits + r * vocab;
-    if (labels[r] == ignore_index) {
-      loss[r] = 0.0;
-      stats[2 * r] = 0.0f;
-      stats[2 * r + 1] = 0.0f;
-      continue;
+  constexpr int64_t kLanes = 16;
+  const int64_t full = vocab / kLanes * kLanes;
+#pragma omp parallel if (rows * vocab > kParallelMin)
+  {
+    std::vector<float> exps(static_cast<size_t>(vocab));
+#pragma omp for schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      const float* x_r = logits + r * vocab;
+      if (labels[r] == ignore_index) {
+        loss[r] = 0.0;
+        stats[2 * r] = 0.0f;
+        stats[2 * r + 1] = 0.0f;
+        continue;
+      }
+      // Row max in kLanes independent lanes (a fixed order, so vectorised and deterministic).
+      float lane_max[kLanes];
+      for (int64_t l = 0; l < kLanes; ++l) lane_max[l] = x_r[0];
+      for (int64_t j = 0; j < full; j += kLanes) {
+        for (int64_t l = 0; l < kLanes; ++l) {
+          lane_max[l] = x_r[j + l] > lane_max[l] ? x_r[j + l] : lane_max[l];
+        }
+      }
+      float mx = x_r[0];
+      for (int64_t l = 0; l < kLanes; ++l) mx = std::max(mx, lane_max[l]);
+      for (int64_t j = full; j < vocab; ++j) mx = std::max(mx, x_r[j]);
+      // exp in float (as PyTorch does), summed in double in kLanes lanes; x - max <= 0 cannot
+      // overflow.
+      float* e = exps.data();
+      for (int64_t j = 0; j < vocab; ++j) e[j] = exp_approx(x_r[j] - mx);
+      double lane_sum[kLanes] = {};
+      for (int64_t j = 0; j < full; j += kLanes) {
+        for (int64_t l = 0; l < kLanes; ++l) lane_sum[l] += e[j + l];
+      }
+      double sum = 0.0;
+      for (int64_t l = 0; l < kLanes; ++l) sum += lane_sum[l];
+      for (int64_t j = full; j < vocab; ++j) sum += e[j];
+      const double log_sum = std::log(sum);
+      loss[r] = (static_cast<double>(mx) - static_cast<double>(x_r[labels[r]])) + log_sum;
+      stats[2 * r] = mx;
+      stats[2 * r + 1] = static_cast<float>(log_sum);
     }
-    float mx = x_r[0];
-    for (int64_t j = 1; j < vocab; ++j) mx = std::max(mx, x_r[j]);
-    // exp in float (as PyTorch does), summed in double; x - max <= 0 cannot overflow.
-    double sum = 0.0;
-    for (int64_t j = 0; j < vocab; ++j) sum += std::exp(x_r[j] - mx);
-    const double log_sum = std::log(sum);
-    loss[r] = (static_cast<double>(mx) - static_cast<double>(x_r[labels[r]])) + log_sum;
-    stats[2 * r] = mx;
-    stats[2 * r + 1] = static_cast<float>(log_sum);
   }
 }
 
@@ -223,7 +247,7 @@ void cross_entropy_backward(float* dlogits, const float* logits, const int32_t* 
     float* d_r = dlogits + r * vocab;
     const float mx = stats[2 * r];
     const float log_sum = stats[2 * r + 1];
-    for (int64_t j = 0; j < vocab; ++j) d_r[j] += scale * std::exp((x_r[j] - mx) - log_sum);
+    for (int64_t j = 0; j < vocab; ++j) d_r[j] += scale * exp_approx((x_r[j] - mx) - log_sum);
     d_r[labels[r]] -= scale;
   }
 }
