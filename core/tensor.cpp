@@ -1,8 +1,13 @@
 // Tensor storage, construction, views and data access.
 #include "core/tensor.h"
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <mutex>
 
 #include "core/autograd.h"
 
@@ -12,19 +17,86 @@ namespace {
 constexpr size_t kAlignment = 64;  // one cache line, enough for AVX-512 loads
 
 size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? sizeof(float) : sizeof(int32_t); }
+
+// Keeps freed tensor memory in the process for the next allocation. By default glibc maps
+// blocks above a threshold that adapts up to 32 MiB with mmap and unmaps them on free, and it
+// returns the top of the heap to the system, so every training step faulted in and zeroed its
+// activations again (about 20% of a base training step, in clear_page). With mmap only above
+// 32 MiB (glibc's largest allowed threshold) and no trimming below 4 GiB of free heap top, each
+// step reuses the previous step's memory. Runs once, before main.
+bool keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<long long>(4LL << 30, 0x7fffffff)));
+  return true;
+}
+const bool g_keep_freed_memory = keep_freed_memory();
 }  // namespace
 
 const char* dtype_name(DType dtype) { return dtype == DType::F32 ? "float32" : "int32"; }
 
-Storage::Storage(size_t bytes, bool zero) : bytes_(bytes) {
+namespace {
+
+// Blocks of at least kPoolMinBytes are above every mmap threshold glibc allows, so malloc maps
+// them fresh (page faults plus kernel zeroing) and unmaps them on free. Freed ones are kept here,
+// by exact size, up to kPoolMaxBytes in all, for the next request of the same size: training
+// allocates the same shapes every step.
+constexpr size_t kPoolMinBytes = 32 * 1024 * 1024;
+constexpr size_t kPoolMaxBytes = size_t{4} << 30;
+
+struct LargeBlockPool {
+  std::mutex mutex;
+  std::multimap<size_t, void*> free_blocks;
+  size_t free_bytes = 0;
+};
+
+LargeBlockPool& large_block_pool() {
+  static LargeBlockPool* pool = new LargeBlockPool();  // never destroyed: used until exit
+  return *pool;
+}
+
+void* allocate_block(size_t rounded) {
+  if (rounded >= kPoolMinBytes) {
+    LargeBlockPool& pool = large_block_pool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    auto it = pool.free_blocks.find(rounded);
+    if (it != pool.free_blocks.end()) {
+      void* block = it->second;
+      pool.free_blocks.erase(it);
+      pool.free_bytes -= rounded;
+      return block;
+    }
+  }
+  return std::aligned_alloc(kAlignment, rounded);
+}
+
+void release_block(void* block, size_t rounded) {
+  if (rounded >= kPoolMinBytes) {
+    LargeBlockPool& pool = large_block_pool();
+    std::lock_guard<std::mutex> lock(pool.mutex);
+    if (pool.free_bytes + rounded <= kPoolMaxBytes) {
+      pool.free_blocks.emplace(rounded, block);
+      pool.free_bytes += rounded;
+      return;
+    }
+  }
+  std::free(block);
+}
+
+size_t rounded_bytes(size_t bytes) {
   size_t rounded = (bytes + kAlignment - 1) / kAlignment * kAlignment;
-  if (rounded == 0) rounded = kAlignment;
-  data_ = std::aligned_alloc(kAlignment, rounded);
+  return rounded == 0 ? kAlignment : rounded;
+}
+
+}  // namespace
+
+Storage::Storage(size_t bytes, bool zero) : bytes_(bytes) {
+  const size_t rounded = rounded_bytes(bytes);
+  data_ = allocate_block(rounded);
   if (data_ == nullptr) throw std::bad_alloc();
   if (zero) std::memset(data_, 0, rounded);
 }
 
-Storage::~Storage() { std::free(data_); }
+Storage::~Storage() { release_block(data_, rounded_bytes(bytes_)); }
 
 int64_t shape_numel(const Shape& shape) {
   int64_t n = 1;
