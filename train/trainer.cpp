@@ -135,7 +135,7 @@ class Trainer {
   int64_t sigterm_step_ = -1;
   int64_t sigterm_micro_ = -1;
   int64_t tokens_this_process_ = 0;
-  int64_t steps_this_process_ = 0;
+  int64_t micro_batches_this_process_ = 0;
   double last_lr_ = 0.0;
   double last_grad_norm_ = 0.0;
 };
@@ -311,7 +311,14 @@ bool Trainer::train_one_step() {
     tokens_this_process_ += b * t;
 
     if (state_.step + 1 == sigterm_step_ && i + 1 == sigterm_micro_) std::raise(SIGTERM);
+    micro_batches_this_process_ += 1;
+    const double seconds = std::chrono::duration<double>(Clock::now() - process_start_).count();
+    const int64_t remaining = (tc_.max_steps - state_.step) * k - (i + 1);
+    progress_state_.step = state_.step + 1;  // the step in progress
     progress_state_.micro_batch = i + 1;
+    progress_state_.tokens_per_second = seconds > 0 ? tokens_this_process_ / seconds : 0.0;
+    progress_state_.eta_seconds =
+        seconds / static_cast<double>(micro_batches_this_process_) * static_cast<double>(remaining);
     progress_.update(progress_state_);
     if (stop_signal() != 0) {
       optimizer_->zero_grad();  // the unfinished step is abandoned
@@ -357,7 +364,6 @@ bool Trainer::train_one_step() {
   state_.window.targets += step_targets;
   last_lr_ = lr;
   last_grad_norm_ = clip.norm;
-  steps_this_process_ += 1;
   return true;
 }
 
@@ -476,11 +482,7 @@ int Trainer::run() {
     progress_state_.learning_rate = schedule_.lr_at(state_.step);
     if (!train_one_step()) break;
 
-    const double seconds = std::chrono::duration<double>(Clock::now() - process_start_).count();
     progress_state_.step = state_.step;
-    progress_state_.tokens_per_second = seconds > 0 ? tokens_this_process_ / seconds : 0.0;
-    progress_state_.eta_seconds =
-        seconds / steps_this_process_ * static_cast<double>(tc_.max_steps - state_.step);
     const bool last = state_.step == tc_.max_steps;
     if (state_.step % tc_.logging_steps == 0 || last) log_step(last_lr_, last_grad_norm_);
     if (tc_.eval_steps > 0 && (state_.step % tc_.eval_steps == 0 || last)) {
@@ -490,7 +492,6 @@ int Trainer::run() {
       save();
       if (state_.step == kill_after_save_step_) std::raise(SIGKILL);
     }
-    progress_.update(progress_state_, false);
     if (stop_signal() != 0) break;
   }
   progress_.finish_line();
