@@ -51,6 +51,11 @@ Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans
 // x: [..., in], weight: [out, in], bias: [out] or undefined. Returns x weight^T + bias, [..., out].
 Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 
+// linear(u * g, weight, bias) with u and g of the same shape [..., in]. Equal to mul followed by
+// linear, but the product u * g is not kept for backward (it is recomputed there), which saves
+// one [..., in] tensor per call during training.
+Tensor gated_linear(const Tensor& u, const Tensor& g, const Tensor& weight, const Tensor& bias);
+
 // ---- normalisation (over the last axis) ----
 // x * rsqrt(mean(x^2) + eps) * scala; scala: [1].
 Tensor scale_norm(const Tensor& x, const Tensor& scala, float eps);

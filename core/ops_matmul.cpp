@@ -237,4 +237,69 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   return out;
 }
 
+Tensor gated_linear(const Tensor& u, const Tensor& g, const Tensor& weight, const Tensor& bias) {
+  detail::check_float("gated_linear", "u", u);
+  detail::check_float("gated_linear", "g", g);
+  FQ_CHECK(u.shape() == g.shape(), "gated_linear: u and g must have the same shape, got u "
+                                       << shape_str(u.shape()) << " and g "
+                                       << shape_str(g.shape()));
+  Tensor gated = Tensor::empty(u.shape());
+  {
+    const float* pu = u.data();
+    const float* pg = g.data();
+    float* pr = gated.data();
+    const int64_t n = gated.numel();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+    for (int64_t i = 0; i < n; ++i) pr[i] = pu[i] * pg[i];
+  }
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    out = linear(gated, weight, bias);  // checks weight and bias against u's last axis
+  }
+  gated = Tensor();  // freed now: backward recomputes it
+  if (!needs_grad({&u, &g, &weight, &bias})) return out;
+
+  const int64_t in = weight.size(1);
+  const int64_t out_features = weight.size(0);
+  const int64_t rows = detail::prod(u.shape(), 0, u.dim() - 1);
+  Tensor u_saved = u.detach();
+  Tensor g_saved = g.detach();
+  Tensor w_saved = weight.detach();
+  record(out, "gated_linear", {u, g, weight, bias},
+         [u_saved, g_saved, w_saved, rows, in, out_features](const Tensor& dout,
+                                                              std::vector<Tensor>& dinputs) {
+           const float* dy = dout.data();  // (rows, out)
+           const float* pu = u_saved.data();
+           const float* pg = g_saved.data();
+           const int64_t n = rows * in;
+           if (dinputs[0].defined() || dinputs[1].defined()) {
+             // dgated (rows, in) = dy (rows, out) weight (out, in); du += dgated g, dg += dgated u
+             Tensor dgated = Tensor::empty({rows, in});
+             gemm(false, false, rows, in, out_features, 1.0f, dy, w_saved.data(), 0.0f,
+                  dgated.data());
+             const float* dgd = dgated.data();
+             float* du = dinputs[0].defined() ? dinputs[0].data() : nullptr;
+             float* dg = dinputs[1].defined() ? dinputs[1].data() : nullptr;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+             for (int64_t i = 0; i < n; ++i) {
+               if (du) du[i] += dgd[i] * pg[i];
+               if (dg) dg[i] += dgd[i] * pu[i];
+             }
+           }
+           if (dinputs[2].defined()) {
+             // dweight (out, in) += dy^T (out, rows) (u g) (rows, in), with u g recomputed
+             Tensor gated_again = Tensor::empty({rows, in});
+             float* pr = gated_again.data();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+             for (int64_t i = 0; i < n; ++i) pr[i] = pu[i] * pg[i];
+             gemm(true, false, out_features, in, rows, 1.0f, dy, pr, 1.0f, dinputs[2].data());
+           }
+           if (dinputs[3].defined()) {
+             detail::column_sum_backward(dinputs[3].data(), dy, rows, out_features);
+           }
+         });
+  return out;
+}
+
 }  // namespace fq

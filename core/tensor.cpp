@@ -1,9 +1,6 @@
 // Tensor storage, construction, views and data access.
 #include "core/tensor.h"
 
-#include <malloc.h>
-
-#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -18,30 +15,21 @@ constexpr size_t kAlignment = 64;  // one cache line, enough for AVX-512 loads
 
 size_t dtype_bytes(DType dtype) { return dtype == DType::F32 ? sizeof(float) : sizeof(int32_t); }
 
-// Keeps freed tensor memory in the process for the next allocation. By default glibc maps
-// blocks above a threshold that adapts up to 32 MiB with mmap and unmaps them on free, and it
-// returns the top of the heap to the system, so every training step faulted in and zeroed its
-// activations again (about 20% of a base training step, in clear_page). With mmap only above
-// 32 MiB (glibc's largest allowed threshold) and no trimming below 4 GiB of free heap top, each
-// step reuses the previous step's memory. Runs once, before main.
-bool keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
-  mallopt(M_TRIM_THRESHOLD, static_cast<int>(std::min<long long>(4LL << 30, 0x7fffffff)));
-  return true;
-}
-const bool g_keep_freed_memory = keep_freed_memory();
 }  // namespace
 
 const char* dtype_name(DType dtype) { return dtype == DType::F32 ? "float32" : "int32"; }
 
 namespace {
 
-// Blocks of at least kPoolMinBytes are above every mmap threshold glibc allows, so malloc maps
-// them fresh (page faults plus kernel zeroing) and unmaps them on free. Freed ones are kept here,
-// by exact size, up to kPoolMaxBytes in all, for the next request of the same size: training
-// allocates the same shapes every step.
-constexpr size_t kPoolMinBytes = 32 * 1024 * 1024;
-constexpr size_t kPoolMaxBytes = size_t{4} << 30;
+// Freed blocks of at least kPoolMinBytes are kept here, by exact size, up to kPoolMaxBytes in
+// all, for the next request of the same size: training allocates the same shapes every step.
+// Without it, glibc maps blocks above its mmap threshold fresh (page faults and kernel zeroing)
+// on every step, and the heap fragments: base training at 8 x 512 peaked at 6,753 MiB resident
+// with glibc alone and at 5,683 MiB with this pool, for 4,730 MiB of live tensors.
+// NOTE: cached blocks are only returned to the system beyond kPoolMaxBytes, so a process that
+// allocates many distinct large sizes (varying batch shapes) keeps its high-water mark of each.
+constexpr size_t kPoolMinBytes = 1024 * 1024;
+constexpr size_t kPoolMaxBytes = size_t{16} << 30;
 
 struct LargeBlockPool {
   std::mutex mutex;

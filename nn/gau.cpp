@@ -90,9 +90,10 @@ GauOutput GauLayer::forward(const Tensor& x, const AttentionContext& context) co
   GauOutput out;
   out.attention = attention_weights(parts[2], context);  // (B, T, T)
 
-  // 3. gate the attended values with u, project back and add the residual
-  Tensor gated = mul(parts[0], matmul(out.attention, parts[1]));  // (B, T, E)
-  out.y = add(o_.forward(gated), x);                              // (B, T, D)
+  // 3. gate the attended values with u, project back and add the residual. gated_linear keeps
+  // u and A v for backward but not their product.
+  Tensor attended = matmul(out.attention, parts[1]);                           // (B, T, E)
+  out.y = add(gated_linear(parts[0], attended, o_.weight, o_.bias), x);  // (B, T, D)
   return out;
 }
 
