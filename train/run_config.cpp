@@ -38,6 +38,7 @@ RunConfig resolve_run_config(const std::string& path, const std::vector<std::str
   RunConfig run = run_config_from_json(load_config(path, overrides), path);
   run.source = path;
   run.name = config_name(path);
+  run.overrides = overrides;
   return run;
 }
 

@@ -17,6 +17,7 @@ struct RunConfig {
   std::string source;    // the config file path
   std::string name;      // "tiny" for configs/tiny.json
   nlohmann::json json;   // the effective config: every key with its resolved value
+  std::vector<std::string> overrides;  // the --set "key=value" texts applied, in order
   ModelConfig model;
   DataConfig data;
   TrainConfig train;

@@ -87,6 +87,36 @@ int64_t count_correct(const Tensor& target_logits, const Tensor& labels) {
   return correct;
 }
 
+// `text` quoted for a POSIX shell when it holds anything but plain path and option characters.
+std::string shell_quote(const std::string& text) {
+  const bool plain = !text.empty() && text.find_first_not_of(
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                          "0123456789_./=:,+-@%") == std::string::npos;
+  if (plain) return text;
+  std::string quoted = "'";
+  for (char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+// The command that continues `run`: the same config file and --set overrides plus
+// --resume auto, so that it finds the same run folder. Adds the make equivalent when the
+// config is configs/NAME.json.
+std::string resume_command(const RunConfig& run) {
+  std::string command = "flashquad train --config " + shell_quote(run.source);
+  std::string make_set;
+  for (const std::string& o : run.overrides) {
+    command += " --set " + shell_quote(o);
+    make_set += (make_set.empty() ? "" : " ") + o;
+  }
+  command += " --resume auto";
+  if (run.source == "configs/" + run.name + ".json") {
+    command += "   (or: make train CONFIG=" + run.name + " RESUME=auto";
+    if (!make_set.empty()) command += " SET=" + shell_quote(make_set);
+    command += ")";
+  }
+  return command;
+}
+
 // The whole mutable state of a run, as saved in checkpoints.
 struct RunState {
   int64_t step = 0;          // optimizer steps completed
@@ -500,10 +530,9 @@ int Trainer::run() {
     std::vector<CheckpointFile> files = list_checkpoints(run_dir_);
     std::fprintf(stderr,
                  "flashquad: stopped by signal %d after step %" PRId64 "; checkpoint %s.\n"
-                 "Resume with: flashquad train --config %s --resume auto   "
-                 "(or: make train CONFIG=%s RESUME=auto)\n",
+                 "Resume with: %s\n",
                  stop_signal(), state_.step, files.empty() ? "none" : files.back().path.c_str(),
-                 run_.source.c_str(), run_.name.c_str());
+                 resume_command(run_).c_str());
     return 0;
   }
   std::fprintf(stderr, "flashquad: finished %" PRId64 " steps in %s; run folder %s\n",

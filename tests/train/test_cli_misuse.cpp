@@ -1,0 +1,118 @@
+// The flashquad binary (FLASHQUAD_BIN, set by `make test`) given inputs a user gets wrong:
+// a checkpoint paired with another vocabulary, a learning rate that makes the loss NaN, a stop
+// signal in a run whose folder comes from --set. Each must fail with a message that tells what
+// to do, or print a hint that works, and leave the checkpoints loadable.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace fq {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CliMisuse : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const char* bin = std::getenv("FLASHQUAD_BIN");
+    if (bin == nullptr || *bin == '\0') return;
+    binary_ = bin;
+    root_ = fs::temp_directory_path() / ("flashquad_misuse_" + std::to_string(::getpid()));
+    fs::create_directories(root_);
+
+    std::ifstream sample("tests/data/chinese_poetry_sample.txt");
+    std::ofstream corpus(root_ / "corpus.txt");
+    std::string line;
+    for (int i = 0; i < 25 && std::getline(sample, line); ++i) corpus << line << '\n';
+    corpus.close();
+
+    nlohmann::json config = {
+        {"model",
+         {{"vocab_size", 2000}, {"hidden_size", 32}, {"num_hidden_layers", 1}, {"s", 16},
+          {"max_position_embeddings", 32}}},
+        {"data",
+         {{"train_files", {(root_ / "corpus.txt").string()}},
+          {"vocab", (root_ / "vocab.txt").string()},
+          {"shard_dir", (root_ / "shards").string()},
+          {"max_seq_length", 32},
+          {"valid_fraction", 0.1}}},
+        {"train",
+         {{"batch_size", 4}, {"max_steps", 2}, {"warmup_steps", 0}, {"learning_rate", 1e-3},
+          {"logging_steps", 1}, {"eval_steps", 0}, {"save_steps", 1}, {"seed", 5},
+          {"threads", 1}}}};
+    std::ofstream(root_ / "config.json") << config.dump(2);
+
+    // A second, smaller vocabulary of the same corpus: valid, but with other token ids.
+    run("other_vocab", "vocab --input " + (root_ / "corpus.txt").string() + " --size 300 --out " +
+                           (root_ / "other_vocab.txt").string());
+  }
+
+  static void TearDownTestSuite() {
+    if (!root_.empty()) {
+      std::error_code ec;
+      fs::remove_all(root_, ec);
+    }
+  }
+
+  void SetUp() override {
+    if (binary_.empty()) GTEST_SKIP() << "FLASHQUAD_BIN is not set; run through `make test`";
+  }
+
+  // Runs the binary with `args` (after `env` assignments); stdout and stderr go to `name`.out.
+  // Returns the exit code, or 128 + the signal number when the process was killed.
+  static int run(const std::string& name, const std::string& args, const std::string& env = "") {
+    std::string command = env + " " + binary_ + " " + args + " >" +
+                          (root_ / (name + ".out")).string() + " 2>&1";
+    int status = std::system(command.c_str());
+    if (WIFEXITED(status)) return WEXITSTATUS(status);
+    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+  }
+
+  static std::string output_of(const std::string& name) {
+    std::ifstream in(root_ / (name + ".out"));
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  static std::string train_args(const std::string& run_name, const std::string& extra = "") {
+    return "train --config " + (root_ / "config.json").string() + " --set train.output_dir=" +
+           (root_ / run_name).string() + " " + extra;
+  }
+
+  static std::string binary_;
+  static fs::path root_;
+};
+
+std::string CliMisuse::binary_;
+fs::path CliMisuse::root_;
+
+TEST_F(CliMisuse, StopHintRepeatsOverrides) {
+  // SIGTERM inside step 2: the run stops after saving step 1 and prints how to resume. The hint
+  // must carry the --set overrides, or it would resume another run folder.
+  ASSERT_EQ(run("stopped", train_args("stopped", "--set train.seed=3"),
+                "FLASHQUAD_TEST_SIGTERM_AT=2:1"),
+            0)
+      << output_of("stopped");
+  const std::string out = output_of("stopped");
+  const std::string expected = "--set train.output_dir=" + (root_ / "stopped").string() +
+                               " --set train.seed=3 --resume auto";
+  EXPECT_NE(out.find(expected), std::string::npos) << "expected '" << expected << "' in:\n"
+                                                   << out;
+  ASSERT_TRUE(fs::exists(root_ / "stopped" / "checkpoint-1.fqck")) << out;
+  EXPECT_EQ(run("stopped_resume", train_args("stopped", "--set train.seed=3 --resume auto")), 0)
+      << output_of("stopped_resume");
+  EXPECT_TRUE(fs::exists(root_ / "stopped" / "checkpoint-2.fqck")) << output_of("stopped_resume");
+}
+
+}  // namespace
+}  // namespace fq
