@@ -373,11 +373,14 @@ bool Trainer::train_one_step() {
     }
     std::vector<CheckpointFile> files = list_checkpoints(run_dir_);
     if (files.empty()) {
-      message << "No checkpoint was written yet. ";
+      message << "No checkpoint was written yet. Lower train.learning_rate or "
+                 "train.max_grad_norm and start the run again.";
     } else {
-      message << "The last checkpoint, " << files.back().path << ", is intact. ";
+      message << "The last checkpoint, " << files.back().path
+              << ", is intact. Lower train.learning_rate or train.max_grad_norm (add --set "
+                 "train.learning_rate=VALUE) and resume with: "
+              << resume_command(run_);
     }
-    message << "Lower train.learning_rate or train.max_grad_norm and resume with --resume auto.";
     log_->add_text(message.str());
     throw std::runtime_error(message.str());
   }

@@ -114,5 +114,39 @@ TEST_F(CliMisuse, StopHintRepeatsOverrides) {
   EXPECT_TRUE(fs::exists(root_ / "stopped" / "checkpoint-2.fqck")) << output_of("stopped_resume");
 }
 
+TEST_F(CliMisuse, NanLossWithoutCheckpointSaysStartAgain) {
+  EXPECT_EQ(run("nan_fresh", train_args("nan_fresh", "--set train.learning_rate=1e6 "
+                                                     "--set train.max_steps=6 "
+                                                     "--set train.save_steps=0")),
+            1)
+      << output_of("nan_fresh");
+  const std::string out = output_of("nan_fresh");
+  EXPECT_NE(out.find("training stopped at step"), std::string::npos) << out;
+  EXPECT_NE(out.find("learning rate"), std::string::npos) << out;
+  EXPECT_NE(out.find("No checkpoint was written yet"), std::string::npos) << out;
+  EXPECT_EQ(out.find("--resume auto"), std::string::npos)
+      << "no checkpoint exists, so resuming would start over:\n"
+      << out;
+}
+
+TEST_F(CliMisuse, NanLossKeepsLastCheckpoint) {
+  ASSERT_EQ(run("nan_base", train_args("nan_resume")), 0) << output_of("nan_base");
+  EXPECT_EQ(run("nan_resume", train_args("nan_resume", "--set train.learning_rate=1e6 "
+                                                       "--set train.max_steps=8 "
+                                                       "--set train.save_steps=0 "
+                                                       "--resume auto")),
+            1)
+      << output_of("nan_resume");
+  const std::string out = output_of("nan_resume");
+  const std::string checkpoint = (root_ / "nan_resume" / "checkpoint-2.fqck").string();
+  EXPECT_NE(out.find("The last finite loss was"), std::string::npos) << out;
+  EXPECT_NE(out.find(checkpoint + ", is intact"), std::string::npos) << out;
+  EXPECT_NE(out.find("--resume auto"), std::string::npos) << out;
+  EXPECT_EQ(run("nan_eval", "eval --config " + (root_ / "config.json").string() +
+                                " --checkpoint " + checkpoint),
+            0)
+      << output_of("nan_eval");
+}
+
 }  // namespace
 }  // namespace fq
