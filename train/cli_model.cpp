@@ -116,6 +116,10 @@ void run_export_command(const ExportArgs& args) {
     LoadedModel loaded = load_model_checkpoint(args.checkpoint);
     model = std::move(loaded.model);
     if (vocab.empty()) vocab = loaded.run.data.vocab;  // the vocab the run trained with
+    if (!loaded.vocab_checksum.empty()) {
+      check_checkpoint_vocab(loaded.vocab_checksum, Vocab::load(vocab), args.checkpoint,
+                             "pass the vocab.txt the model was trained with via --vocab");
+    }
   } else {
     FQ_CHECK(!args.config.empty(),
              "export: --weights needs --config F naming the run config of those weights");

@@ -57,6 +57,9 @@ void run_eval_command(const EvalArgs& args) {
                                << args.config << " describes " << run.model.hidden_size << " and "
                                << run.model.num_hidden_layers);
   MlmDataset valid(run.data, MlmDataset::Split::kValid, run.train.seed);
+  check_checkpoint_vocab(loaded.vocab_checksum, valid.vocab(), path,
+                         "evaluate with the config of the run that wrote the checkpoint, or "
+                         "set data.vocab and data.shard_dir to that run's files");
   EvalResult result =
       evaluate(*loaded.model, valid, run.train.eval_batch_size, run.train.eval_batches);
   if (args.json) {
@@ -83,6 +86,8 @@ void run_fill_mask_command(const FillMaskArgs& args) {
   set_num_threads(static_cast<int>(loaded.run.train.threads));
   const std::string vocab_path = args.vocab.empty() ? loaded.run.data.vocab : args.vocab;
   Vocab vocab = Vocab::load(vocab_path);
+  check_checkpoint_vocab(loaded.vocab_checksum, vocab, args.checkpoint,
+                         "pass the vocab.txt the model was trained with via --vocab");
   Tokenizer tokenizer(vocab, loaded.run.data.lowercase);
   const ModelConfig& mc = loaded.run.model;
   FQ_CHECK(vocab.size() <= mc.vocab_size,

@@ -31,7 +31,26 @@ LoadedModel load_model_checkpoint(const std::string& path) {
   loaded.path = path;
   loaded.step = state.step;
   loaded.model = model_from_state(state, path, &loaded.run);
+  auto checksum = state.extra.find("vocab_checksum");
+  if (checksum != state.extra.end()) loaded.vocab_checksum = checksum->second;
   return loaded;
+}
+
+std::string vocab_checksum_text(const Vocab& vocab) {
+  char text[17];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(vocab.checksum()));
+  return text;
+}
+
+void check_checkpoint_vocab(const std::string& stored_checksum, const Vocab& vocab,
+                            const std::string& checkpoint_path, const std::string& fix) {
+  if (stored_checksum.empty()) return;
+  const std::string current = vocab_checksum_text(vocab);
+  FQ_CHECK(stored_checksum == current,
+           "checkpoint '" << checkpoint_path << "' was trained with another vocabulary than "
+                          << vocab.source() << " (vocab checksum " << stored_checksum
+                          << " in the checkpoint, " << current << " for " << vocab.source()
+                          << "), so token ids would mean other tokens; " << fix);
 }
 
 std::string newest_valid_checkpoint(const std::string& run_dir, const std::string& config_name) {

@@ -25,6 +25,7 @@
 #include "optim/lr_schedule.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
+#include "train/model_loading.h"
 #include "train/progress.h"
 #include "train/run_log.h"
 #include "train/signals.h"
@@ -279,6 +280,16 @@ void Trainer::start_or_resume() {
     }
     if (found) {
       const CheckpointState& s = found->state;
+      nlohmann::json stored = nlohmann::json::parse(s.config_json, nullptr, false);
+      std::string stored_vocab = "?";
+      if (stored.is_object() && stored.contains("data") && stored["data"].contains("vocab") &&
+          stored["data"]["vocab"].is_string()) {
+        stored_vocab = stored["data"]["vocab"].get<std::string>();
+      }
+      check_checkpoint_vocab(extra_or(s, "vocab_checksum", ""), vocab, found->path,
+                             "set data.vocab to the vocab.txt the run trained with (the "
+                             "checkpoint's config names " + stored_vocab +
+                                 "), or start a new run with --overwrite");
       restore_parameters(s.parameters, params_);
       optimizer_->load_state(s.optimizer);
       state_.step = s.step;
@@ -464,6 +475,7 @@ void Trainer::save() {
                   {"dropout", stream_key(tc_.seed, 1, 0), static_cast<uint64_t>(state_.step)}};
   s.data_cursor = state_.cursor;
   s.extra["seed"] = std::to_string(tc_.seed);
+  s.extra["vocab_checksum"] = vocab_checksum_text(train_data_->vocab());
   s.extra["window_loss_sum"] = exact_double(state_.window.loss_sum);
   s.extra["window_steps"] = std::to_string(state_.window.steps);
   s.extra["window_correct"] = std::to_string(state_.window.correct);

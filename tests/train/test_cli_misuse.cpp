@@ -114,6 +114,43 @@ TEST_F(CliMisuse, StopHintRepeatsOverrides) {
   EXPECT_TRUE(fs::exists(root_ / "stopped" / "checkpoint-2.fqck")) << output_of("stopped_resume");
 }
 
+TEST_F(CliMisuse, OtherVocabularyIsRejected) {
+  ASSERT_EQ(run("vocab_run", train_args("vocab_run")), 0) << output_of("vocab_run");
+  const std::string checkpoint = (root_ / "vocab_run" / "checkpoint-2.fqck").string();
+  const std::string other_vocab = (root_ / "other_vocab.txt").string();
+  const std::string other_data = " --set data.vocab=" + other_vocab +
+                                 " --set data.shard_dir=" + (root_ / "other_shards").string();
+  ASSERT_TRUE(fs::exists(other_vocab)) << output_of("other_vocab");
+
+  struct Case {
+    const char* name;
+    std::string args;
+  };
+  const Case cases[] = {
+      {"resume", train_args("vocab_run", "--set train.max_steps=3 --resume auto" + other_data)},
+      {"resume_path",
+       train_args("vocab_run_copy", "--set train.max_steps=3 --resume " + checkpoint + other_data)},
+      {"eval", "eval --config " + (root_ / "config.json").string() + " --checkpoint " +
+                   checkpoint + other_data},
+      {"fill_mask", "fill-mask --checkpoint " + checkpoint + " --vocab " + other_vocab +
+                        " '[MASK]'"},
+      {"export", "export --checkpoint " + checkpoint + " --vocab " + other_vocab + " --out " +
+                     (root_ / "exported").string()},
+  };
+  for (const Case& c : cases) {
+    EXPECT_EQ(run(c.name, c.args), 1) << c.name << ":\n" << output_of(c.name);
+    const std::string out = output_of(c.name);
+    EXPECT_NE(out.find("another vocabulary"), std::string::npos) << c.name << ":\n" << out;
+    EXPECT_NE(out.find(other_vocab), std::string::npos) << c.name << ":\n" << out;
+  }
+  EXPECT_FALSE(fs::exists(root_ / "vocab_run" / "checkpoint-3.fqck"));
+  EXPECT_FALSE(fs::exists(root_ / "exported" / "model.safetensors"));
+
+  // The right vocabulary still works with the same checkpoint.
+  EXPECT_EQ(run("fill_mask_ok", "fill-mask --checkpoint " + checkpoint + " '[MASK]'"), 0)
+      << output_of("fill_mask_ok");
+}
+
 TEST_F(CliMisuse, NanLossWithoutCheckpointSaysStartAgain) {
   EXPECT_EQ(run("nan_fresh", train_args("nan_fresh", "--set train.learning_rate=1e6 "
                                                      "--set train.max_steps=6 "
