@@ -45,7 +45,12 @@ void apply_override(nlohmann::json& config, const std::string& override_text) {
     value = nlohmann::json::parse(value_text);
   } catch (const nlohmann::json::parse_error&) {
     value = value_text;  // not JSON: a plain string such as a path
+  } catch (const nlohmann::json::out_of_range&) {
+    FQ_CHECK(false, "--set '" << override_text << "': the number " << value_text
+                              << " is out of range for a double; use a smaller value");
   }
+  FQ_CHECK(key.back() != '.', "--set '" << override_text << "': empty component at the end of key '"
+                                        << key << "'");
 
   nlohmann::json* node = &config;
   std::stringstream parts(key);
