@@ -162,7 +162,8 @@ void register_model_commands(CLI::App& app) {
   forward
       ->add_option("--threads", forward_args->threads,
                    "OpenMP and OpenBLAS threads; 0 means all cores")
-      ->default_val(0);
+      ->default_val(0)
+      ->check(CLI::NonNegativeNumber);
   forward->add_option("--set", forward_args->overrides,
                       "Override a config key, e.g. --set model.attention_scale=seq_len");
   forward->callback([forward_args]() { run_forward_command(*forward_args); });

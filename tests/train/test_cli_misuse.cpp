@@ -185,5 +185,13 @@ TEST_F(CliMisuse, NanLossKeepsLastCheckpoint) {
       << output_of("nan_eval");
 }
 
+TEST_F(CliMisuse, ForwardRejectsNegativeThreads) {
+  EXPECT_NE(run("threads", "forward --config " + (root_ / "config.json").string() +
+                               " --weights none.safetensors --input none.json --out x "
+                               "--threads -2"),
+            0);
+  EXPECT_NE(output_of("threads").find("--threads"), std::string::npos) << output_of("threads");
+}
+
 }  // namespace
 }  // namespace fq
