@@ -11,7 +11,7 @@
 namespace fq {
 
 EvalResult evaluate(const FlashQuadForMaskedLM& model, const MlmDataset& valid, int64_t batch_size,
-                    int64_t batches) {
+                    int64_t batches, const std::function<bool()>& stop_requested) {
   FQ_CHECK(batch_size >= 1, "evaluate: batch size must be >= 1, got " << batch_size);
   NoGradGuard no_grad;
   const int64_t vocab = model.config().vocab_size;
@@ -26,6 +26,10 @@ EvalResult evaluate(const FlashQuadForMaskedLM& model, const MlmDataset& valid, 
   int64_t correct = 0;
   std::unordered_map<int32_t, int64_t> label_counts;
   for (int64_t first = 0; first < end; first += batch_size) {
+    if (stop_requested && stop_requested()) {
+      result.stopped = true;
+      return result;
+    }
     Batch batch = valid.eval_batch(first, std::min(batch_size, end - first));
     result.sequences += batch.input_ids.size(0);
     if (batch.num_targets == 0) continue;

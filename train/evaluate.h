@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include <nlohmann/json.hpp>
 
@@ -21,13 +22,15 @@ struct EvalResult {
   double unigram_loss = 0.0;
   int64_t sequences = 0;
   int64_t targets = 0;
+  bool stopped = false;  // stop_requested returned true; the other fields are incomplete
 };
 
 // Evaluates `batches` batches of `batch_size` sequences (batches <= 0: the whole split) in file
 // order with the dataset's fixed evaluation masks, so the same weights always give the same
-// numbers. Runs without autograd.
+// numbers. Runs without autograd. When `stop_requested` is set, it is called before each batch,
+// and a return value of true ends the evaluation early with `stopped` set.
 EvalResult evaluate(const FlashQuadForMaskedLM& model, const MlmDataset& valid, int64_t batch_size,
-                    int64_t batches);
+                    int64_t batches, const std::function<bool()>& stop_requested = {});
 
 nlohmann::json eval_result_to_json(const EvalResult& result);
 

@@ -165,6 +165,7 @@ class Trainer {
   int64_t kill_after_save_step_ = -1;
   int64_t sigterm_step_ = -1;
   int64_t sigterm_micro_ = -1;
+  int64_t sigterm_eval_step_ = -1;
   int64_t tokens_this_process_ = 0;
   int64_t micro_batches_this_process_ = 0;
   double last_lr_ = 0.0;
@@ -176,7 +177,11 @@ Trainer::Trainer(const RunConfig& run, const TrainOptions& options)
   // Test hooks that deliver real signals at exact points, so the resume tests do not depend on
   // timing: FLASHQUAD_TEST_KILL_AFTER_SAVE=N sends SIGKILL to this process right after the
   // checkpoint of step N is written; FLASHQUAD_TEST_SIGTERM_AT=S:M sends SIGTERM after micro-batch
-  // M (1-based) of step S (1-based), inside that step.
+  // M (1-based) of step S (1-based), inside that step; FLASHQUAD_TEST_SIGTERM_EVAL=S sends it as
+  // the evaluation after step S starts.
+  if (const char* eval_step = std::getenv("FLASHQUAD_TEST_SIGTERM_EVAL")) {
+    sigterm_eval_step_ = std::atoll(eval_step);
+  }
   if (const char* kill_step = std::getenv("FLASHQUAD_TEST_KILL_AFTER_SAVE")) {
     kill_after_save_step_ = std::atoll(kill_step);
   }
@@ -444,8 +449,18 @@ void Trainer::log_step(double lr, double grad_norm) {
 
 void Trainer::run_evaluation() {
   progress_.finish_line();
-  EvalResult result =
-      evaluate(*model_, *valid_data_, tc_.eval_batch_size, tc_.eval_batches);
+  if (state_.step == sigterm_eval_step_) std::raise(SIGTERM);
+  // A stop signal ends the evaluation between batches, so that a large held-out split does not
+  // delay the checkpoint the signal asks for.
+  EvalResult result = evaluate(*model_, *valid_data_, tc_.eval_batch_size, tc_.eval_batches,
+                               [] { return stop_signal() != 0; });
+  if (result.stopped) {
+    const std::string line = now_text() + " step " + std::to_string(state_.step) +
+                             " evaluation skipped: stop requested";
+    log_->add_text(line);
+    std::fprintf(stderr, "%s\n", line.c_str() + 20);  // without the date
+    return;
+  }
   nlohmann::json record = eval_result_to_json(result);
   record["step"] = state_.step;
   record["elapsed"] = elapsed_seconds();

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -183,6 +184,29 @@ TEST_F(CliMisuse, NanLossKeepsLastCheckpoint) {
                                 " --checkpoint " + checkpoint),
             0)
       << output_of("nan_eval");
+}
+
+TEST_F(CliMisuse, StopDuringEvaluationSkipsIt) {
+  // SIGTERM as the evaluation after step 2 starts: the evaluation ends at once, step 2 is saved
+  // and the run stops.
+  ASSERT_EQ(run("eval_stop", train_args("eval_stop", "--set train.eval_steps=1 "
+                                                     "--set train.max_steps=3"),
+                "FLASHQUAD_TEST_SIGTERM_EVAL=2"),
+            0)
+      << output_of("eval_stop");
+  const std::string out = output_of("eval_stop");
+  EXPECT_NE(out.find("step 2 evaluation skipped"), std::string::npos) << out;
+  EXPECT_TRUE(fs::exists(root_ / "eval_stop" / "checkpoint-2.fqck")) << out;
+  EXPECT_FALSE(fs::exists(root_ / "eval_stop" / "checkpoint-3.fqck")) << out;
+
+  std::ifstream metrics(root_ / "eval_stop" / "metrics.jsonl");
+  std::vector<int64_t> eval_steps;
+  std::string line;
+  while (std::getline(metrics, line)) {
+    nlohmann::json record = nlohmann::json::parse(line);
+    if (record.contains("eval_loss")) eval_steps.push_back(record["step"].get<int64_t>());
+  }
+  EXPECT_EQ(eval_steps, std::vector<int64_t>{1}) << "only the evaluation of step 1 finished";
 }
 
 TEST_F(CliMisuse, ForwardRejectsNegativeThreads) {
