@@ -537,7 +537,8 @@ int Trainer::run() {
     return 0;
   }
 
-  while (state_.step < tc_.max_steps) {
+  // A stop signal that came during data preparation or model setup ends the run before a step.
+  while (state_.step < tc_.max_steps && stop_signal() == 0) {
     progress_state_.step = state_.step;
     progress_state_.learning_rate = schedule_.lr_at(state_.step);
     if (!train_one_step()) break;
@@ -555,6 +556,14 @@ int Trainer::run() {
     if (stop_signal() != 0) break;
   }
   progress_.finish_line();
+  if (stop_signal() != 0 && state_.step == 0) {
+    // Nothing was learned, so no checkpoint-0: it would only block a plain restart.
+    std::fprintf(stderr,
+                 "flashquad: stopped by signal %d before the first step finished; no checkpoint "
+                 "was written. Run the same command again to start the run.\n",
+                 stop_signal());
+    return 0;
+  }
   if (stop_signal() != 0) {
     if (state_.last_saved_step != state_.step) save();
     std::vector<CheckpointFile> files = list_checkpoints(run_dir_);

@@ -209,6 +209,19 @@ TEST_F(CliMisuse, StopDuringEvaluationSkipsIt) {
   EXPECT_EQ(eval_steps, std::vector<int64_t>{1}) << "only the evaluation of step 1 finished";
 }
 
+TEST_F(CliMisuse, StopBeforeFirstStepWritesNothing) {
+  // SIGTERM inside step 1: no step finished, so there is nothing to save, and running the same
+  // command again must start the run instead of asking for --resume or --overwrite.
+  ASSERT_EQ(run("early_stop", train_args("early_stop"), "FLASHQUAD_TEST_SIGTERM_AT=1:1"), 0)
+      << output_of("early_stop");
+  const std::string out = output_of("early_stop");
+  EXPECT_NE(out.find("before the first step finished"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(root_ / "early_stop" / "checkpoint-0.fqck")) << out;
+  EXPECT_EQ(run("early_restart", train_args("early_stop")), 0) << output_of("early_restart");
+  EXPECT_TRUE(fs::exists(root_ / "early_stop" / "checkpoint-2.fqck"))
+      << output_of("early_restart");
+}
+
 TEST_F(CliMisuse, ForwardRejectsNegativeThreads) {
   EXPECT_NE(run("threads", "forward --config " + (root_ / "config.json").string() +
                                " --weights none.safetensors --input none.json --out x "
