@@ -12,8 +12,23 @@ namespace fq {
 namespace {
 std::FILE* open_or_throw(const std::string& path, const char* mode) {
   std::FILE* f = std::fopen(path.c_str(), mode);
-  FQ_CHECK(f != nullptr, "run log: cannot open '" << path << "': " << std::strerror(errno));
+  FQ_CHECK(f != nullptr, "run log: cannot open '" << path << "': " << std::strerror(errno)
+                                                   << "; set train.output_dir to a writable "
+                                                      "folder");
   return f;
+}
+
+// Flushes `f` and throws when that or an earlier write to it failed, so that a full disk stops
+// the run with a message instead of silently dropping log lines.
+void flush_or_throw(std::FILE* f, const std::string& path) {
+  errno = 0;
+  const bool failed = std::fflush(f) != 0 || std::ferror(f) != 0;
+  const int error_number = errno;
+  FQ_CHECK(!failed, "run log: writing '" << path << "' failed: "
+                                         << (error_number != 0 ? std::strerror(error_number)
+                                                               : "write error")
+                                         << "; free disk space and resume with --resume auto "
+                                            "(the checkpoints written so far are intact)");
 }
 }  // namespace
 
@@ -21,7 +36,7 @@ RunLog::RunLog(const std::string& run_dir, const std::vector<std::string>& histo
     : dir_(run_dir), history_(history) {
   metrics_ = open_or_throw(dir_ + "/metrics.jsonl", "w");
   for (const std::string& line : history_) std::fprintf(metrics_, "%s\n", line.c_str());
-  std::fflush(metrics_);
+  flush_or_throw(metrics_, dir_ + "/metrics.jsonl");
   text_ = open_or_throw(dir_ + "/train.log", "a");
 }
 
@@ -34,12 +49,12 @@ void RunLog::add_metrics(const nlohmann::json& record) {
   std::string line = record.dump();
   history_.push_back(line);
   std::fprintf(metrics_, "%s\n", line.c_str());
-  std::fflush(metrics_);
+  flush_or_throw(metrics_, dir_ + "/metrics.jsonl");
 }
 
 void RunLog::add_text(const std::string& line) {
   std::fprintf(text_, "%s\n", line.c_str());
-  std::fflush(text_);
+  flush_or_throw(text_, dir_ + "/train.log");
 }
 
 void RunLog::plot() {

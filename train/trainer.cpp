@@ -13,6 +13,7 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <system_error>
 
 #include "core/autograd.h"
 #include "core/check.h"
@@ -23,6 +24,7 @@
 #include "optim/adamw.h"
 #include "optim/clip.h"
 #include "optim/lr_schedule.h"
+#include "train/atomic_file.h"
 #include "train/checkpoint.h"
 #include "train/evaluate.h"
 #include "train/model_loading.h"
@@ -512,9 +514,14 @@ int Trainer::run() {
   prepare_run_dir();
   start_or_resume();
 
-  {
-    std::ofstream config_out(run_dir_ + "/config.json");
-    config_out << run_.json.dump(2) << '\n';
+  const std::string config_text = run_.json.dump(2) + "\n";
+  try {
+    write_file_atomically(run_dir_ + "/config.json", {config_text});
+  } catch (const std::system_error& e) {
+    FQ_CHECK(false, "train: cannot write the run config: " << e.what()
+                                                            << "; free disk space or set "
+                                                               "train.output_dir to a writable "
+                                                               "folder");
   }
   int64_t param_count = 0;
   for (const NamedParameter& p : params_) param_count += p.tensor.numel();

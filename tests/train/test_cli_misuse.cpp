@@ -222,6 +222,16 @@ TEST_F(CliMisuse, StopBeforeFirstStepWritesNothing) {
       << output_of("early_restart");
 }
 
+TEST_F(CliMisuse, FullDiskForLogFailsClearly) {
+  // metrics.jsonl is a link to /dev/full, where every write fails with ENOSPC.
+  fs::create_directories(root_ / "full_log");
+  fs::create_symlink("/dev/full", root_ / "full_log" / "metrics.jsonl");
+  EXPECT_EQ(run("full_log", train_args("full_log")), 1) << output_of("full_log");
+  const std::string out = output_of("full_log");
+  EXPECT_NE(out.find("metrics.jsonl' failed: No space left on device"), std::string::npos) << out;
+  EXPECT_NE(out.find("free disk space"), std::string::npos) << out;
+}
+
 TEST_F(CliMisuse, ForwardRejectsNegativeThreads) {
   EXPECT_NE(run("threads", "forward --config " + (root_ / "config.json").string() +
                                " --weights none.safetensors --input none.json --out x "
