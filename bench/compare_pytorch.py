@@ -132,9 +132,15 @@ def torch_worker(args):
 # ---- driver ----
 
 def run_json(cmd, timeout=1800):
-    """Runs cmd and returns the JSON object on the last line of its stdout, or None on failure."""
+    """Runs cmd and returns the JSON object on the last line of its stdout, or None on failure.
+
+    Idle OpenMP threads sleep (OMP_WAIT_POLICY=PASSIVE) in both frameworks unless the caller set
+    a policy: flashquad sets it itself, and on a shared machine spinning threads slowed PyTorch
+    by 5x as well, which would make the ratios measure the machine's load."""
     print("  $ " + " ".join(cmd), file=sys.stderr, flush=True)
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
     if proc.returncode != 0:
         print(proc.stderr[-2000:], file=sys.stderr)
         return None
