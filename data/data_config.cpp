@@ -1,104 +1,74 @@
 #include "data/data_config.h"
 
-#include <cmath>
+#include <sstream>
 
-#include "core/check.h"
+#include "core/config_reader.h"
 
 namespace fq {
 
 namespace {
 
-using nlohmann::json;
-
-std::string where(const std::string& source, const std::string& key) {
-  return source + ": data." + key;
-}
-
-bool read_bool(const json& value, const std::string& source, const std::string& key) {
-  FQ_CHECK(value.is_boolean(), where(source, key) << ": expected true or false, got " << value.dump());
-  return value.get<bool>();
-}
-
-int64_t read_int(const json& value, const std::string& source, const std::string& key) {
-  FQ_CHECK(value.is_number_integer(),
-           where(source, key) << ": expected an integer, got " << value.dump());
-  return value.get<int64_t>();
-}
-
-double read_number(const json& value, const std::string& source, const std::string& key) {
-  FQ_CHECK(value.is_number(), where(source, key) << ": expected a number, got " << value.dump());
-  double x = value.get<double>();
-  FQ_CHECK(std::isfinite(x), where(source, key) << ": expected a finite number, got " << value.dump());
-  return x;
-}
-
-std::string read_string(const json& value, const std::string& source, const std::string& key,
-                        bool allow_empty) {
-  FQ_CHECK(value.is_string(), where(source, key) << ": expected a string, got " << value.dump());
-  std::string text = value.get<std::string>();
-  FQ_CHECK(allow_empty || !text.empty(), where(source, key) << ": expected a non-empty string");
-  return text;
+std::string format_number(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
 }
 
 }  // namespace
 
-DataConfig parse_data_config(const json& data, const std::string& source) {
+DataConfig parse_data_config(const nlohmann::json& data, const std::string& source) {
   DataConfig config;
   if (data.is_null()) return config;
-  FQ_CHECK(data.is_object(), source << ": \"data\" must be an object, got " << data.dump());
+  // A key set to null is a wrong type here, not a request for the default.
+  ConfigReader reader(data, source, "data", /*null_means_default=*/false);
+  reader.require_object();
+  reader.reject_unknown_keys({"train_files", "vocab", "lowercase", "max_seq_length",
+                              "mlm_probability", "whole_word_mask", "valid_fraction", "shard_dir",
+                              "document_separator", "cache_dir"});
 
-  for (const auto& [key, value] : data.items()) {
-    if (key == "train_files") {
-      // A single string is accepted as a one-element list.
-      if (value.is_string()) {
-        config.train_files = {read_string(value, source, key, false)};
-        continue;
-      }
-      FQ_CHECK(value.is_array(), where(source, key)
-                                     << ": expected a list of file paths or globs, got "
-                                     << value.dump());
-      config.train_files.clear();
-      for (size_t i = 0; i < value.size(); ++i) {
-        config.train_files.push_back(
-            read_string(value[i], source, key + "[" + std::to_string(i) + "]", false));
-      }
-    } else if (key == "vocab") {
-      config.vocab = read_string(value, source, key, false);
-    } else if (key == "lowercase") {
-      config.lowercase = read_bool(value, source, key);
-    } else if (key == "max_seq_length") {
-      config.max_seq_length = read_int(value, source, key);
-      FQ_CHECK(config.max_seq_length >= 3,
-               where(source, key) << ": expected at least 3 ([CLS], one token, [SEP]), got "
-                                  << config.max_seq_length);
-    } else if (key == "mlm_probability") {
-      config.mlm_probability = read_number(value, source, key);
-      FQ_CHECK(config.mlm_probability > 0.0 && config.mlm_probability < 1.0,
-               where(source, key) << ": expected a probability in (0, 1), got "
-                                  << config.mlm_probability);
-    } else if (key == "whole_word_mask") {
-      config.whole_word_mask = read_bool(value, source, key);
-    } else if (key == "valid_fraction") {
-      config.valid_fraction = read_number(value, source, key);
-      FQ_CHECK(config.valid_fraction >= 0.0 && config.valid_fraction < 1.0,
-               where(source, key) << ": expected a fraction in [0, 1), got "
-                                  << config.valid_fraction);
-    } else if (key == "shard_dir") {
-      config.shard_dir = read_string(value, source, key, false);
-    } else if (key == "document_separator") {
-      config.document_separator = read_string(value, source, key, false);
-      FQ_CHECK(config.document_separator == "line" || config.document_separator == "blank_line",
-               where(source, key) << ": expected \"line\" or \"blank_line\", got \""
-                                  << config.document_separator << "\"");
-    } else if (key == "cache_dir") {
-      config.cache_dir = read_string(value, source, key, false);
-    } else {
-      FQ_CHECK(false, source << ": unknown key data." << key
-                             << "; expected one of train_files, vocab, lowercase, max_seq_length, "
-                                "mlm_probability, whole_word_mask, valid_fraction, shard_dir, "
-                                "document_separator, cache_dir");
-    }
+  // A single string is accepted as a one-element list.
+  if (reader.has("train_files") && data.at("train_files").is_string()) {
+    std::string file;
+    reader.read_string("train_files", file, /*allow_empty=*/false);
+    config.train_files = {file};
+  } else {
+    reader.read_string_list("train_files", config.train_files,
+                            "a list of file paths or globs (or one path as a string)",
+                            "a non-empty file path or glob");
   }
+
+  reader.read_string("vocab", config.vocab, /*allow_empty=*/false);
+  reader.read_bool("lowercase", config.lowercase);
+
+  reader.read_int("max_seq_length", config.max_seq_length, INT64_MIN,
+                  /*accept_integral_float=*/false);
+  if (config.max_seq_length < 3) {
+    reader.fail("max_seq_length", "at least 3 ([CLS], one token, [SEP])",
+                std::to_string(config.max_seq_length));
+  }
+
+  reader.read_number("mlm_probability", config.mlm_probability);
+  if (!(config.mlm_probability > 0.0 && config.mlm_probability < 1.0)) {
+    reader.fail("mlm_probability", "a probability in (0, 1)",
+                format_number(config.mlm_probability));
+  }
+
+  reader.read_bool("whole_word_mask", config.whole_word_mask);
+
+  reader.read_number("valid_fraction", config.valid_fraction);
+  if (!(config.valid_fraction >= 0.0 && config.valid_fraction < 1.0)) {
+    reader.fail("valid_fraction", "a fraction in [0, 1)", format_number(config.valid_fraction));
+  }
+
+  reader.read_string("shard_dir", config.shard_dir, /*allow_empty=*/false);
+
+  reader.read_string("document_separator", config.document_separator, /*allow_empty=*/false);
+  if (config.document_separator != "line" && config.document_separator != "blank_line") {
+    reader.fail("document_separator", "\"line\" or \"blank_line\"",
+                "\"" + config.document_separator + "\"");
+  }
+
+  reader.read_string("cache_dir", config.cache_dir, /*allow_empty=*/false);
   return config;
 }
 

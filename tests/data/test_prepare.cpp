@@ -232,18 +232,18 @@ TEST(DataConfigParse, RejectsBadKeysAndValues) {
     std::string expected;
   };
   const std::vector<Case> cases = {
-      {json{{"bogus", 1}}, "unknown key data.bogus"},
-      {json{{"lowercase", "yes"}}, "data.lowercase"},
-      {json{{"max_seq_length", 2}}, "data.max_seq_length"},
-      {json{{"mlm_probability", 1.5}}, "data.mlm_probability"},
-      {json{{"valid_fraction", -0.1}}, "data.valid_fraction"},
-      {json{{"train_files", {1}}}, "data.train_files[0]"},
-      {json{{"document_separator", "para"}}, "data.document_separator"},
+      {json{{"bogus", 1}}, "unknown key \"data.bogus\""},
+      {json{{"lowercase", "yes"}}, "key \"data.lowercase\" must be"},
+      {json{{"max_seq_length", 2}}, "key \"data.max_seq_length\" must be"},
+      {json{{"mlm_probability", 1.5}}, "key \"data.mlm_probability\" must be"},
+      {json{{"valid_fraction", -0.1}}, "key \"data.valid_fraction\" must be"},
+      {json{{"train_files", {1}}}, "key \"data.train_files[0]\" must be"},
+      {json{{"document_separator", "para"}}, "key \"data.document_separator\" must be"},
   };
   for (const Case& c : cases) {
     std::string message = error_of([&] { parse_data_config(c.data, "c.json"); });
     EXPECT_NE(message.find(c.expected), std::string::npos) << c.data.dump() << ": " << message;
-    EXPECT_NE(message.find("c.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("config 'c.json'"), std::string::npos) << message;
   }
 }
 

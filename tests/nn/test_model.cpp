@@ -144,8 +144,9 @@ TEST(Model, InitialValues) {
 TEST(Model, InvalidConfigIsRejected) {
   ModelConfig c = tiny_config();
   c.s = 5;
-  EXPECT_NE(error_message([&] { FlashQuadForMaskedLM model(c, 1); }).find("\"s\""),
-            std::string::npos);
+  const std::string message = error_message([&] { FlashQuadForMaskedLM model(c, 1); });
+  EXPECT_NE(message.find("key \"model.s\""), std::string::npos) << message;
+  EXPECT_NE(message.find("got 5"), std::string::npos) << message;
 }
 
 TEST(Model, ForwardValidatesInputs) {

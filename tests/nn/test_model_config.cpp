@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -95,7 +96,7 @@ TEST(ModelConfig, RepoConfigsParse) {
 TEST(ModelConfig, UnknownKeyIsNamed) {
   std::string msg = parse_error({{"hiden_size", 64}});
   EXPECT_NE(msg.find("configs/test.json"), std::string::npos) << msg;
-  EXPECT_NE(msg.find("unknown key \"hiden_size\""), std::string::npos) << msg;
+  EXPECT_NE(msg.find("unknown key \"model.hiden_size\""), std::string::npos) << msg;
   EXPECT_NE(msg.find("hidden_size"), std::string::npos) << msg;
 }
 
@@ -106,16 +107,17 @@ TEST(ModelConfig, WrongTypesAreNamed) {
     const char* expected;
   };
   const Case cases[] = {
-      {{{"hidden_size", "64"}}, "hidden_size", "expected an integer"},
-      {{{"hidden_size", 64.5}}, "hidden_size", "expected an integer"},
-      {{{"layer_norm_eps", "small"}}, "layer_norm_eps", "expected a number"},
-      {{{"gradient_checkpointing", 1}}, "gradient_checkpointing", "expected true or false"},
-      {{{"norm_type", 3}}, "norm_type", "expected a string"},
+      {{{"hidden_size", "64"}}, "hidden_size", "must be an integer"},
+      {{{"hidden_size", 64.5}}, "hidden_size", "must be an integer"},
+      {{{"layer_norm_eps", "small"}}, "layer_norm_eps", "must be a number"},
+      {{{"gradient_checkpointing", 1}}, "gradient_checkpointing", "must be true or false"},
+      {{{"norm_type", 3}}, "norm_type", "must be a string"},
   };
   for (const Case& c : cases) {
     std::string msg = parse_error(c.model);
-    EXPECT_NE(msg.find(std::string("\"") + c.key + "\""), std::string::npos)
+    EXPECT_NE(msg.find(std::string("key \"model.") + c.key + "\""), std::string::npos)
         << c.model.dump() << " -> " << msg;
+    EXPECT_NE(msg.find(c.model.at(c.key).dump()), std::string::npos) << msg;
     EXPECT_NE(msg.find(c.expected), std::string::npos) << c.model.dump() << " -> " << msg;
     EXPECT_NE(msg.find("configs/test.json"), std::string::npos) << msg;
   }
@@ -149,13 +151,25 @@ TEST(ModelConfig, ImpossibleValuesAreRejected) {
   };
   for (const Case& c : cases) {
     std::string msg = parse_error(c.model);
-    EXPECT_NE(msg.find(std::string("\"") + c.key + "\""), std::string::npos)
+    EXPECT_NE(msg.find(std::string("key \"model.") + c.key + "\""), std::string::npos)
         << c.model.dump() << " -> '" << msg << "'";
+    EXPECT_NE(msg.find("config 'configs/test.json'"), std::string::npos) << msg;
+    // Floats are printed as C++ streams print them (1.0 as "1").
+    const json& raw = c.model.at(c.key);
+    std::ostringstream formatted;
+    if (raw.is_number_float()) {
+      formatted << raw.get<double>();
+    } else {
+      formatted << raw.dump();
+    }
+    const std::string value = formatted.str();
+    EXPECT_NE(msg.find(", got " + value), std::string::npos)
+        << c.model.dump() << " -> '" << msg << "' should name the value " << value;
   }
 }
 
 TEST(ModelConfig, NonObjectIsRejected) {
-  EXPECT_NE(parse_error(json::array()).find("expected a JSON object"), std::string::npos);
+  EXPECT_NE(parse_error(json::array()).find("key \"model\" must be a JSON object, got array"), std::string::npos);
 }
 
 TEST(ModelConfig, JsonRoundTripKeepsEveryValue) {

@@ -25,7 +25,7 @@ void expect_error(const json& train, const std::string& key, const std::string& 
   std::string message = parse_error(train);
   ASSERT_FALSE(message.empty()) << "no error for " << train.dump();
   EXPECT_NE(message.find("configs/test.json"), std::string::npos) << message;
-  EXPECT_NE(message.find("train." + key), std::string::npos) << message;
+  EXPECT_NE(message.find("key \"train." + key), std::string::npos) << message;
   EXPECT_NE(message.find(expected_part), std::string::npos) << message;
 }
 
@@ -98,15 +98,15 @@ TEST(TrainConfig, RejectsUnknownKey) {
 TEST(TrainConfig, RequiresMaxSteps) { expect_error(json::object(), "max_steps", "missing"); }
 
 TEST(TrainConfig, RejectsWrongTypes) {
-  expect_error(json{{"max_steps", "10"}}, "max_steps", "expected an integer");
-  expect_error(json{{"max_steps", 10.5}}, "max_steps", "expected an integer");
-  expect_error(json{{"max_steps", 10}, {"learning_rate", "1e-3"}}, "learning_rate", "expected");
-  expect_error(json{{"max_steps", 10}, {"optim", 3}}, "optim", "expected a string");
+  expect_error(json{{"max_steps", "10"}}, "max_steps", "must be an integer");
+  expect_error(json{{"max_steps", 10.5}}, "max_steps", "must be an integer");
+  expect_error(json{{"max_steps", 10}, {"learning_rate", "1e-3"}}, "learning_rate", "must be a number, got string \"1e-3\"");
+  expect_error(json{{"max_steps", 10}, {"optim", 3}}, "optim", "must be a string");
   expect_error(json{{"max_steps", 10}, {"no_decay", "bias"}}, "no_decay", "list of strings");
   expect_error(json{{"max_steps", 10}, {"no_decay", json::array({"bias", 1})}}, "no_decay",
-               "non-empty strings");
+               "non-empty string");
   expect_error(json{{"max_steps", 10}, {"no_decay", json::array({""})}}, "no_decay",
-               "non-empty strings");
+               "non-empty string");
   expect_error(json{{"max_steps", 10}, {"output_dir", ""}}, "output_dir", "folder path");
 }
 
@@ -144,7 +144,7 @@ TEST(TrainConfig, RejectsNonObject) {
   } catch (const std::invalid_argument& e) {
     message = e.what();
   }
-  EXPECT_NE(message.find("must be an object"), std::string::npos) << message;
+  EXPECT_NE(message.find("config 'configs/test.json': key \"train\" must be a JSON object"), std::string::npos) << message;
 }
 
 }  // namespace
