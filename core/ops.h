@@ -56,6 +56,16 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias);
 // one [..., in] tensor per call during training.
 Tensor gated_linear(const Tensor& u, const Tensor& g, const Tensor& weight, const Tensor& bias);
 
+// The gated output step of an attention unit, from the projection before its activation.
+// pre: [B, T, P] with P >= 2 * in, attention: [B, T, T], weight: [out, in], bias: [out] or
+// undefined. With u = act(pre[..., :in]) and v = act(pre[..., in:2 in]), returns
+// gated_linear(u, matmul(attention, v), weight, bias), [B, T, out]; columns from 2 in on are
+// ignored. Equal to that composition bit for bit. Backward keeps only pre, attention and weight
+// and recomputes u, v and attention v (one more [B, T, T] x [B, T, in] product), which saves
+// three [B, T, in] tensors per call during training.
+Tensor gated_attention_output(const Tensor& pre, const Tensor& attention, const Tensor& weight,
+                              const Tensor& bias, const std::string& act);
+
 // ---- normalisation (over the last axis) ----
 // x * rsqrt(mean(x^2) + eps) * scala; scala: [1].
 Tensor scale_norm(const Tensor& x, const Tensor& scala, float eps);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "core/autograd.h"
@@ -100,6 +101,11 @@ void broadcast_reduce_backward(float* dx, const float* dout, float alpha,
 // Sums `rows` rows of `cols` floats column-wise into dcol: dcol[c] += sum_r x[r * cols + c].
 // Parallel over column blocks, rows summed in order, so the result does not depend on threads.
 void column_sum_backward(float* dcol, const float* x, int64_t rows, int64_t cols);
+
+// dx[i] += dout[i] * act'(x[i]) over n elements for the activation `name` (silu, swish, gelu or
+// relu), with the same arithmetic as the backward of activation(x, name).
+void activation_backward(float* dx, const float* dout, const float* x, int64_t n,
+                         const std::string& name);
 
 }  // namespace detail
 }  // namespace fq

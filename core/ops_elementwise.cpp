@@ -74,6 +74,31 @@ inline float sigmoid(float x) { return sigmoid_approx(x); }
 constexpr float kInvSqrt2 = 0.70710678118654752440f;
 constexpr float kInvSqrt2Pi = 0.39894228040143267794f;
 
+// Activation derivatives written in the input x. silu(), gelu() and activation_backward() share
+// these types, so both run the same unary_backward instantiation and agree bit for bit.
+struct SiluDerivative {
+  // d/dx x s(x) = s(x) (1 + x (1 - s(x)))
+  float operator()(float v) const {
+    const float s = sigmoid(v);
+    return s * (1.0f + v * (1.0f - s));
+  }
+};
+
+struct GeluDerivative {
+  // d/dx x Phi(x) = Phi(x) + x phi(x), phi the standard normal density.
+  float operator()(float v) const {
+    const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
+    const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
+    return cdf + v * pdf;
+  }
+};
+
+// relu's derivative from x: x > 0 exactly when relu(x) > 0, so this equals the test on the
+// output that relu() uses (0 at x = 0, as in PyTorch).
+struct ReluDerivative {
+  float operator()(float v) const { return v > 0.0f ? 1.0f : 0.0f; }
+};
+
 // Checks a unary op's input, allocates its output and runs the forward kernel.
 template <typename F>
 Tensor unary_op(const char* op, const Tensor& x, F f) {
@@ -205,11 +230,8 @@ Tensor silu(const Tensor& x) {
   if (needs_grad({&x})) {
     Tensor x_saved = x.detach();
     record(out, "silu", {x}, [x_saved](const Tensor& dout, std::vector<Tensor>& dinputs) {
-      // d/dx x s(x) = s(x) (1 + x (1 - s(x)))
-      unary_backward(dinputs[0].data(), dout.data(), x_saved.data(), dout.numel(), [](float v) {
-        const float s = sigmoid(v);
-        return s * (1.0f + v * (1.0f - s));
-      });
+      unary_backward(dinputs[0].data(), dout.data(), x_saved.data(), dout.numel(),
+                     SiluDerivative());
     });
   }
   return out;
@@ -221,12 +243,8 @@ Tensor gelu(const Tensor& x) {
   if (needs_grad({&x})) {
     Tensor x_saved = x.detach();
     record(out, "gelu", {x}, [x_saved](const Tensor& dout, std::vector<Tensor>& dinputs) {
-      // d/dx x Phi(x) = Phi(x) + x phi(x), phi the standard normal density.
-      unary_backward(dinputs[0].data(), dout.data(), x_saved.data(), dout.numel(), [](float v) {
-        const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
-        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
-        return cdf + v * pdf;
-      });
+      unary_backward(dinputs[0].data(), dout.data(), x_saved.data(), dout.numel(),
+                     GeluDerivative());
     });
   }
   return out;
@@ -302,5 +320,23 @@ Tensor activation(const Tensor& x, const std::string& name) {
                                                      << "'; expected silu, swish, gelu or relu");
   return Tensor();
 }
+
+namespace detail {
+
+void activation_backward(float* dx, const float* dout, const float* x, int64_t n,
+                         const std::string& name) {
+  if (name == "silu" || name == "swish") {
+    unary_backward(dx, dout, x, n, SiluDerivative());
+  } else if (name == "gelu") {
+    unary_backward(dx, dout, x, n, GeluDerivative());
+  } else if (name == "relu") {
+    unary_backward(dx, dout, x, n, ReluDerivative());
+  } else {
+    FQ_CHECK(false, "activation_backward: unknown activation '"
+                        << name << "'; expected silu, swish, gelu or relu");
+  }
+}
+
+}  // namespace detail
 
 }  // namespace fq

@@ -303,3 +303,116 @@ Tensor gated_linear(const Tensor& u, const Tensor& g, const Tensor& weight, cons
 }
 
 }  // namespace fq
+
+namespace fq {
+
+Tensor gated_attention_output(const Tensor& pre, const Tensor& attention, const Tensor& weight,
+                              const Tensor& bias, const std::string& act) {
+  detail::check_float("gated_attention_output", "pre", pre);
+  detail::check_float("gated_attention_output", "attention", attention);
+  detail::check_float("gated_attention_output", "weight", weight);
+  FQ_CHECK(weight.dim() == 2, "gated_attention_output: weight must be 2-D [out, in], got "
+                                  << shape_str(weight.shape()));
+  const int64_t in = weight.size(1);
+  FQ_CHECK(pre.dim() == 3 && pre.size(2) >= 2 * in,
+           "gated_attention_output: pre must be [B, T, P] with P >= 2 * in = "
+               << 2 * in << " for weight " << shape_str(weight.shape()) << ", got "
+               << shape_str(pre.shape()));
+  const int64_t batch = pre.size(0);
+  const int64_t seq_len = pre.size(1);
+  const int64_t width = pre.size(2);
+  FQ_CHECK(attention.dim() == 3 && attention.size(0) == batch && attention.size(1) == seq_len &&
+               attention.size(2) == seq_len,
+           "gated_attention_output: attention must be [B, T, T] = ["
+               << batch << ", " << seq_len << ", " << seq_len << "] for pre "
+               << shape_str(pre.shape()) << ", got " << shape_str(attention.shape()));
+  Tensor out;
+  {
+    NoGradGuard no_grad;
+    Tensor u = activation(narrow(pre, -1, 0, in), act);   // (B, T, in)
+    Tensor v = activation(narrow(pre, -1, in, in), act);  // (B, T, in)
+    out = gated_linear(u, matmul(attention, v), weight, bias);  // checks bias
+  }
+  if (!needs_grad({&pre, &attention, &weight, &bias})) return out;
+
+  const int64_t out_features = weight.size(0);
+  const int64_t rows = batch * seq_len;
+  MatmulDims d{batch, seq_len, seq_len, in, false};  // attention (T, T) x v (T, in) per batch
+  Tensor pre_saved = pre.detach();
+  Tensor a_saved = attention.detach();
+  Tensor w_saved = weight.detach();
+  record(out, "gated_attention_output", {pre, attention, weight, bias},
+         [pre_saved, a_saved, w_saved, act, d, rows, in, width, out_features](
+             const Tensor& dout, std::vector<Tensor>& dinputs) {
+           NoGradGuard no_grad;
+           // Recompute the forward's u, v and g = attention v exactly as it ran.
+           Tensor pre_u = narrow(pre_saved, -1, 0, in);   // (B, T, in)
+           Tensor pre_v = narrow(pre_saved, -1, in, in);  // (B, T, in)
+           Tensor u = activation(pre_u, act);
+           Tensor v = activation(pre_v, act);
+           Tensor g = matmul(a_saved, v);  // (B, T, in)
+           const float* dy = dout.data();  // (rows, out)
+           const float* pu = u.data();
+           const float* pg = g.data();
+           const int64_t n = rows * in;
+           const bool want_pre = dinputs[0].defined();
+           const bool want_a = dinputs[1].defined();
+           // The gated_linear step: du and dg, then dweight and dbias.
+           Tensor du = want_pre ? Tensor::zeros({rows, in}) : Tensor();
+           Tensor dg = want_pre || want_a ? Tensor::zeros({rows, in}) : Tensor();
+           if (dg.defined()) {
+             // dgated (rows, in) = dy (rows, out) weight (out, in); du += dgated g, dg += dgated u
+             Tensor dgated = Tensor::empty({rows, in});
+             gemm(false, false, rows, in, out_features, 1.0f, dy, w_saved.data(), 0.0f,
+                  dgated.data());
+             const float* dgd = dgated.data();
+             float* pdu = du.defined() ? du.data() : nullptr;
+             float* pdg = dg.data();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+             for (int64_t i = 0; i < n; ++i) {
+               if (pdu) pdu[i] += dgd[i] * pg[i];
+               pdg[i] += dgd[i] * pu[i];
+             }
+           }
+           if (dinputs[2].defined()) {
+             // dweight (out, in) += dy^T (out, rows) (u g) (rows, in), with u g recomputed
+             Tensor gated = Tensor::empty({rows, in});
+             float* pr = gated.data();
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+             for (int64_t i = 0; i < n; ++i) pr[i] = pu[i] * pg[i];
+             gemm(true, false, out_features, in, rows, 1.0f, dy, pr, 1.0f, dinputs[2].data());
+           }
+           if (dinputs.size() > 3 && dinputs[3].defined()) {
+             detail::column_sum_backward(dinputs[3].data(), dy, rows, out_features);
+           }
+           u = Tensor();
+           g = Tensor();
+           // The attention product: dattention += dg v^T, dv += attention^T dg.
+           Tensor dv = want_pre ? Tensor::zeros({rows, in}) : Tensor();
+           if (dg.defined()) {
+             matmul_backward(want_a ? dinputs[1].data() : nullptr,
+                             want_pre ? dv.data() : nullptr, dg.data(),
+                             want_pre ? a_saved.data() : nullptr, want_a ? v.data() : nullptr, d,
+                             false, false);
+           }
+           if (!want_pre) return;
+           // Through the activation into pre's first 2 in columns.
+           float* dpre = dinputs[0].data();  // (rows, width)
+           const Tensor* parts[2] = {&du, &dv};
+           const Tensor* pre_parts[2] = {&pre_u, &pre_v};
+           for (int p = 0; p < 2; ++p) {
+             Tensor dpart = Tensor::zeros({rows, in});
+             detail::activation_backward(dpart.data(), parts[p]->data(), pre_parts[p]->data(), n,
+                                         act);
+             const float* src = dpart.data();
+             const int64_t col = p * in;
+#pragma omp parallel for schedule(static) if (n > kParallelMin)
+             for (int64_t r = 0; r < rows; ++r) {
+               for (int64_t c = 0; c < in; ++c) dpre[r * width + col + c] += src[r * in + c];
+             }
+           }
+         });
+  return out;
+}
+
+}  // namespace fq

@@ -82,18 +82,18 @@ GauOutput GauLayer::forward(const Tensor& x, const AttentionContext& context) co
   FQ_CHECK(x.size(1) <= max_position_, "gau: sequence length "
                                            << x.size(1) << " exceeds max_position_embeddings "
                                            << max_position_);
-  // 1. project the normalised input to u, v (B, T, E) and base (B, T, S)
-  Tensor t = activation(uv_.forward(norm_.forward(x)), act_);
-  std::vector<Tensor> parts = split_last(t, {expanded_, expanded_, s_});
+  // 1. project the normalised input to the pre-activation of u, v (B, T, E) and base (B, T, S)
+  Tensor pre = uv_.forward(norm_.forward(x));  // (B, T, 2E + S)
+  Tensor base = activation(narrow(pre, -1, 2 * expanded_, s_), act_);  // (B, T, S)
 
   // 2. attention weights from base
   GauOutput out;
-  out.attention = attention_weights(parts[2], context);  // (B, T, T)
+  out.attention = attention_weights(base, context);  // (B, T, T)
 
-  // 3. gate the attended values with u, project back and add the residual. gated_linear keeps
-  // u and A v for backward but not their product.
-  Tensor attended = matmul(out.attention, parts[1]);                           // (B, T, E)
-  out.y = add(gated_linear(parts[0], attended, o_.weight, o_.bias), x);  // (B, T, D)
+  // 3. gate the attended values with u, project back and add the residual. u = act(pre_u),
+  // v = act(pre_v), A v and u * (A v) are recomputed in backward from pre instead of kept.
+  Tensor gated = gated_attention_output(pre, out.attention, o_.weight, o_.bias, act_);  // (B, T, D)
+  out.y = add(gated, x);
   return out;
 }
 
