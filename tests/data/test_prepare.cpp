@@ -97,6 +97,8 @@ TEST(Prepare, RepeatIsByteIdenticalOrSkipped) {
   PrepareReport ra = prepare_shards(a, a.train_files, vocab);
   PrepareReport rb = prepare_shards(b, b.train_files, vocab);
   EXPECT_FALSE(ra.up_to_date);
+  EXPECT_FALSE(rb.up_to_date);
+  EXPECT_EQ(rb.documents, ra.documents);
   EXPECT_EQ(ra.documents, 230);
   EXPECT_GT(ra.valid_documents, 0);
   EXPECT_EQ(ra.train_documents + ra.valid_documents, ra.documents);
