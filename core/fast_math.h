@@ -15,7 +15,10 @@ inline float exp_approx(float x) {
   constexpr float kLog2e = 1.44269504088896341f;
   constexpr float kLn2Hi = 0.693359375f;
   constexpr float kLn2Lo = -2.12194440e-4f;
-  const float clamped = x < -87.5f ? -87.5f : (x > 88.75f ? 88.75f : x);
+  // NaN maps to 0 here so the float-to-int conversion below stays defined; the NaN itself is
+  // returned at the end.
+  float clamped = x < -87.5f ? -87.5f : (x > 88.75f ? 88.75f : x);
+  clamped = x != x ? 0.0f : clamped;
   // Adding and subtracting 1.5 * 2^23 rounds to the nearest integer (ties to even) in the
   // default rounding mode; unlike roundevenf it vectorises.
   constexpr float kRound = 12582912.0f;
@@ -31,10 +34,11 @@ inline float exp_approx(float x) {
   p = p * r + 1.0f;
   p = p * r + 1.0f;
   // Multiply by 2^n in two halves so that n = 128 (x just below the overflow bound) stays exact.
+  // n is in [-126, 128] after the clamp, so both biased exponents below are in [64, 191].
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni >> 1;
-  const int32_t bits_a = (half + 127) << 23;
-  const int32_t bits_b = (ni - half + 127) << 23;
+  const uint32_t bits_a = static_cast<uint32_t>(half + 127) << 23;
+  const uint32_t bits_b = static_cast<uint32_t>(ni - half + 127) << 23;
   float scale_a, scale_b;
   std::memcpy(&scale_a, &bits_a, sizeof(float));
   std::memcpy(&scale_b, &bits_b, sizeof(float));
