@@ -18,6 +18,15 @@ fail() {
   exit 1
 }
 
+# npm and Node.js are only needed here, so the build does not install them; try once now.
+if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then
+  installer="$(dirname "$0")/install_deps.sh"
+  if [ -x "$installer" ] || [ -f "$installer" ]; then
+    echo "fetch_corpus: npm is missing; installing it with scripts/install_deps.sh --npm" >&2
+    bash "$installer" --npm || true
+  fi
+fi
+
 for tool in npm node tar sha256sum; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     fail "$tool is not installed. Install npm and Node.js (as root: apt-get install npm), or set" \

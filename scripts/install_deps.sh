@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that building and testing flashquad needs.
 # Runs apt-get directly as root and through sudo otherwise. Safe to run twice.
+# With --npm it installs only npm (and Node.js), which fetching the default corpus needs.
 set -euo pipefail
 
 packages=(
@@ -13,6 +14,10 @@ packages=(
   libicu-dev               # Unicode normalization, character classes, word segmentation
   gnuplot-nox              # loss-curve plots in the run folder
 )
+
+if [ "${1:-}" = "--npm" ]; then
+  packages=(npm)
+fi
 
 if [ "$(id -u)" -eq 0 ]; then
   sudo_cmd=()
