@@ -4,17 +4,14 @@
 // to do, or print a hint that works, and leave the checkpoints loadable.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "tests/train/cli_test_util.h"
 
 namespace fq {
 namespace {
@@ -24,17 +21,10 @@ namespace fs = std::filesystem;
 class CliMisuse : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* bin = std::getenv("FLASHQUAD_BIN");
-    if (bin == nullptr || *bin == '\0') return;
-    binary_ = bin;
-    root_ = fs::temp_directory_path() / ("flashquad_misuse_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
-
-    std::ifstream sample("tests/data/chinese_poetry_sample.txt");
-    std::ofstream corpus(root_ / "corpus.txt");
-    std::string line;
-    for (int i = 0; i < 25 && std::getline(sample, line); ++i) corpus << line << '\n';
-    corpus.close();
+    binary_ = test::flashquad_binary();
+    if (binary_.empty()) return;
+    root_ = test::make_scratch_dir("flashquad_misuse_");
+    test::write_sample_corpus(root_ / "corpus.txt", 25);
 
     nlohmann::json config = {
         {"model",
@@ -71,18 +61,11 @@ class CliMisuse : public testing::Test {
   // Runs the binary with `args` (after `env` assignments); stdout and stderr go to `name`.out.
   // Returns the exit code, or 128 + the signal number when the process was killed.
   static int run(const std::string& name, const std::string& args, const std::string& env = "") {
-    std::string command = env + " " + binary_ + " " + args + " >" +
-                          (root_ / (name + ".out")).string() + " 2>&1";
-    int status = std::system(command.c_str());
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+    return test::run_binary(binary_, args, root_ / (name + ".out"), env);
   }
 
   static std::string output_of(const std::string& name) {
-    std::ifstream in(root_ / (name + ".out"));
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return test::read_text(root_ / (name + ".out"));
   }
 
   static std::string train_args(const std::string& run_name, const std::string& extra = "") {

@@ -4,17 +4,14 @@
 // `make test`) on a corpus small enough that the runs cross epoch boundaries.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/train/cli_test_util.h"
 #include "train/checkpoint.h"
 
 namespace fq {
@@ -25,18 +22,13 @@ namespace fs = std::filesystem;
 class ResumeTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const char* bin = std::getenv("FLASHQUAD_BIN");
-    if (bin == nullptr) return;
-    binary_ = bin;
-    root_ = fs::temp_directory_path() / ("flashquad_resume_" + std::to_string(::getpid()));
-    fs::create_directories(root_);
+    binary_ = test::flashquad_binary();
+    if (binary_.empty()) return;
+    root_ = test::make_scratch_dir("flashquad_resume_");
 
     // 25 documents: about 60 training sequences of 32 tokens, so 8 steps of 8 or 9 sequences
     // cross an epoch boundary.
-    std::ifstream sample("tests/data/chinese_poetry_sample.txt");
-    std::ofstream corpus(root_ / "corpus.txt");
-    std::string line;
-    for (int i = 0; i < 25 && std::getline(sample, line); ++i) corpus << line << '\n';
+    test::write_sample_corpus(root_ / "corpus.txt", 25);
 
     nlohmann::json config = {
         {"model",
@@ -67,22 +59,18 @@ class ResumeTest : public testing::Test {
     if (binary_.empty()) GTEST_SKIP() << "FLASHQUAD_BIN is not set; run through `make test`";
   }
 
-  // Runs `flashquad train` with extra environment and arguments; returns the shell's exit code
+  // Runs `flashquad train` with extra environment and arguments; returns the exit code
   // (128 + signal number when the process was killed).
   static int train(const std::string& run_name, const std::string& env, const std::string& args) {
-    std::string command = env + " " + binary_ + " train --config " +
-                          (root_ / "config.json").string() + " --set train.output_dir=" +
-                          (root_ / run_name).string() + " " + args + " >>" +
-                          (root_ / (run_name + ".out")).string() + " 2>&1";
-    int status = std::system(command.c_str());
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return test::run_binary(binary_,
+                            "train --config " + (root_ / "config.json").string() +
+                                " --set train.output_dir=" + (root_ / run_name).string() + " " +
+                                args,
+                            root_ / (run_name + ".out"), env, /*append=*/true);
   }
 
   static std::string output_of(const std::string& run_name) {
-    std::ifstream in(root_ / (run_name + ".out"));
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
+    return test::read_text(root_ / (run_name + ".out"));
   }
 
   // Every logged value that must not depend on interruptions: all fields except timings.
