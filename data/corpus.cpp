@@ -205,19 +205,7 @@ void read_documents(const std::string& path, const std::string& separator,
                              "(convert UTF-16 text to UTF-8 first)");
     }
     stats.bytes += static_cast<int64_t>(got);
-    size_t start = 0;
-    while (start < got) {
-      const void* newline = std::memchr(chunk.data() + start, '\n', got - start);
-      if (!newline) {
-        line.append(chunk.data() + start, got - start);
-        break;
-      }
-      size_t end = static_cast<const char*>(newline) - chunk.data();
-      line.append(chunk.data() + start, end - start);
-      handle_line(line);
-      line.clear();
-      start = end + 1;
-    }
+    split_lines(chunk.data(), got, line, handle_line);
   }
   if (!line.empty()) handle_line(line);
   if (blank_line) emit(document);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -37,6 +38,26 @@ std::vector<std::string> expand_train_files(const std::vector<std::string>& patt
 // 64 KiB, or a gzip header), naming the file.
 void read_documents(const std::string& path, const std::string& separator,
                     const std::function<void(std::string_view)>& on_document, CorpusStats& stats);
+
+// Splits `size` bytes of a stream at LF bytes. Each line completed in this piece goes to
+// on_line(line) without its LF, then `line` is cleared; an unfinished last line stays in `line`
+// for the next piece. The caller passes whatever remains after the last piece.
+template <typename OnLine>
+void split_lines(const char* data, size_t size, std::string& line, OnLine&& on_line) {
+  size_t start = 0;
+  while (start < size) {
+    const void* newline = std::memchr(data + start, '\n', size - start);
+    if (newline == nullptr) {
+      line.append(data + start, size - start);
+      return;
+    }
+    const size_t end = static_cast<const char*>(newline) - data;
+    line.append(data + start, end - start);
+    on_line(line);
+    line.clear();
+    start = end + 1;
+  }
+}
 
 // Replaces each invalid UTF-8 sequence of `text` with U+FFFD; returns how many were replaced.
 int64_t sanitize_utf8(std::string& text);

@@ -58,18 +58,7 @@ void run_tokenize(const TokenizeOptions& options) {
   while (true) {
     size_t got = std::fread(chunk.data(), 1, chunk.size(), in);
     if (got == 0) break;
-    size_t start = 0;
-    while (start < got) {
-      const void* newline = std::memchr(chunk.data() + start, '\n', got - start);
-      if (!newline) {
-        line.append(chunk.data() + start, got - start);
-        break;
-      }
-      size_t end = static_cast<const char*>(newline) - chunk.data();
-      line.append(chunk.data() + start, end - start);
-      emit();
-      start = end + 1;
-    }
+    split_lines(chunk.data(), got, line, [&](const std::string&) { emit(); });
   }
   FQ_CHECK(!std::ferror(in), "tokenize: read error on " << (options.input.empty() ? "standard input" : options.input));
   if (!line.empty()) emit();
