@@ -3,7 +3,7 @@
 // data. Views (reshape, detach, rows) share storage; every other op writes a new tensor.
 //
 // Autograd model: an op that has an input requiring grad records a Node on its output. The Node
-// holds the autograd metadata of its inputs (not their data) and a closure that saved exactly what
+// stores the autograd metadata of its inputs (not their data) and a closure that saved exactly what
 // backward needs. backward() walks the graph once in reverse topological order and then releases
 // it. See core/autograd.h.
 #pragma once

@@ -40,8 +40,8 @@ void read_documents(const std::string& path, const std::string& separator,
                     const std::function<void(std::string_view)>& on_document, CorpusStats& stats);
 
 // Splits `size` bytes of a stream at LF bytes. Each line completed in this piece goes to
-// on_line(line) without its LF, then `line` is cleared; an unfinished last line stays in `line`
-// for the next piece. The caller passes whatever remains after the last piece.
+// on_line(line) without its LF, and then `line` is cleared. An unfinished last line stays in
+// `line` for the next piece, so after the last piece the caller handles whatever remains.
 template <typename OnLine>
 void split_lines(const char* data, size_t size, std::string& line, OnLine&& on_line) {
   size_t start = 0;

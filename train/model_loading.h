@@ -29,7 +29,7 @@ std::string vocab_checksum_text(const Vocab& vocab);
 
 // Throws std::invalid_argument when `stored_checksum` (from the checkpoint `checkpoint_path`)
 // is not empty and differs from the checksum of `vocab`: token ids would then mean other tokens
-// than the ones the model learned. `fix` is the sentence that tells the user what to do.
+// than the ones the model learned. `fix` is the sentence that says what to do next.
 void check_checkpoint_vocab(const std::string& stored_checksum, const Vocab& vocab,
                             const std::string& checkpoint_path, const std::string& fix);
 

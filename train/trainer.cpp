@@ -67,7 +67,7 @@ std::string extra_or(const CheckpointState& state, const std::string& key,
   return it == state.extra.end() ? fallback : it->second;
 }
 
-// Counts targets whose arg-max logit is the label. `target_logits` holds one row per label in
+// Counts targets whose arg-max logit is the label. `target_logits` contains one row per label in
 // `labels` that is not -100, in order.
 int64_t count_correct(const Tensor& target_logits, const Tensor& labels) {
   if (!target_logits.defined()) return 0;
@@ -90,7 +90,7 @@ int64_t count_correct(const Tensor& target_logits, const Tensor& labels) {
   return correct;
 }
 
-// `text` quoted for a POSIX shell when it holds anything but plain path and option characters.
+// `text` quoted for a POSIX shell when it contains anything but plain path and option characters.
 std::string shell_quote(const std::string& text) {
   const bool plain = !text.empty() && text.find_first_not_of(
                                           "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -453,7 +453,7 @@ void Trainer::run_evaluation() {
   progress_.finish_line();
   if (state_.step == sigterm_eval_step_) std::raise(SIGTERM);
   // A stop signal ends the evaluation between batches, so that a large held-out split does not
-  // delay the checkpoint the signal asks for.
+  // delay the checkpoint the signal requests.
   EvalResult result = evaluate(*model_, *valid_data_, tc_.eval_batch_size, tc_.eval_batches,
                                [] { return stop_signal() != 0; });
   if (result.stopped) {

@@ -13,7 +13,7 @@ struct TrainOptions {
   // "" starts a new run, "auto" resumes from the newest valid checkpoint in the run folder
   // (starting fresh when there is none), anything else is a checkpoint path.
   std::string resume;
-  // Start a new run even though the run folder holds checkpoints (they are deleted).
+  // Start a new run even though the run folder contains checkpoints (they are deleted).
   bool overwrite = false;
 };
 

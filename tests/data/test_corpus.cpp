@@ -4,6 +4,7 @@
 
 #include "data/corpus.h"
 #include "tests/data/data_test_util.h"
+#include "tests/gradcheck.h"
 
 namespace fq {
 namespace {
@@ -21,14 +22,7 @@ std::vector<std::string> read_all(const std::string& path, const std::string& se
   return documents;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_message;
 
 // "line": every non-blank line is a document; a CR stays in the text, the last line needs no LF.
 TEST(Corpus, LineModeOneDocumentPerLine) {
@@ -73,7 +67,7 @@ TEST(Corpus, JsonLinesTextField) {
 TEST(Corpus, JsonArrayFileIsAnError) {
   TempDir dir;
   write_file(dir.file("poems.json"), "[\n  {\"text\": \"a\"},\n  {\"text\": \"b\"}\n]\n");
-  std::string message = error_of([&] { read_all(dir.file("poems.json"), "line"); });
+  std::string message = error_message([&] { read_all(dir.file("poems.json"), "line"); });
   EXPECT_NE(message.find("JSON Lines"), std::string::npos) << message;
 }
 
@@ -94,11 +88,11 @@ TEST(Corpus, FiftyMegabyteLine) {
 TEST(Corpus, BinaryFileIsAnError) {
   TempDir dir;
   write_file(dir.file("bin.txt"), std::string("abc\0\x01\x02", 6));
-  std::string message = error_of([&] { read_all(dir.file("bin.txt"), "line"); });
+  std::string message = error_message([&] { read_all(dir.file("bin.txt"), "line"); });
   EXPECT_NE(message.find("binary"), std::string::npos) << message;
   EXPECT_NE(message.find(dir.file("bin.txt")), std::string::npos) << message;
   write_file(dir.file("z.txt"), std::string("\x1F\x8B\x08\x00", 4));
-  message = error_of([&] { read_all(dir.file("z.txt"), "line"); });
+  message = error_message([&] { read_all(dir.file("z.txt"), "line"); });
   EXPECT_NE(message.find("gzip"), std::string::npos) << message;
 }
 
@@ -123,7 +117,7 @@ TEST(Corpus, GlobExpansionAndMissingPaths) {
   write_file(dir.file("a.txt"), "a\n");
   EXPECT_EQ(expand_train_files({dir.file("*.txt")}, "cfg"),
             (std::vector<std::string>{dir.file("a.txt"), dir.file("b.txt")}));
-  std::string message = error_of([&] { expand_train_files({dir.file("nope.txt")}, "cfg.json"); });
+  std::string message = error_message([&] { expand_train_files({dir.file("nope.txt")}, "cfg.json"); });
   EXPECT_NE(message.find("nope.txt"), std::string::npos) << message;
   EXPECT_NE(message.find("cfg.json"), std::string::npos) << message;
   EXPECT_THROW(read_all(dir.file("nope.txt"), "line"), std::invalid_argument);

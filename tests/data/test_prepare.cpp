@@ -8,6 +8,7 @@
 #include "data/shard.h"
 #include "data/vocab_builder.h"
 #include "tests/data/data_test_util.h"
+#include "tests/gradcheck.h"
 
 namespace fq {
 namespace {
@@ -28,14 +29,7 @@ DataConfig sample_config(const TempDir& dir, const std::string& shards = "shards
   return config;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const std::invalid_argument& e) {
-    return e.what();
-  }
-  return "";
-}
+using test::error_message;
 
 // Specials come first; every character of the corpus fits, so [UNK] stays under 0.5%.
 TEST(VocabBuilder, SpecialsFirstAndLowUnkRate) {
@@ -82,7 +76,7 @@ TEST(VocabBuilder, EmptyCorpusIsAnError) {
   TempDir dir;
   write_file(dir.file("blank.txt"), "  \n\t\n");
   WarningCapture warnings;
-  std::string message = error_of([&] { build_vocab({dir.file("blank.txt")}, "line", true, 100); });
+  std::string message = error_message([&] { build_vocab({dir.file("blank.txt")}, "line", true, 100); });
   EXPECT_NE(message.find("no text"), std::string::npos) << message;
 }
 
@@ -170,12 +164,12 @@ TEST(Prepare, ShardFromAnotherVocabIsRejected) {
   write_vocab(config.vocab, build_vocab(config.train_files, "line", true, 3000).tokens);
   prepare_shards(config, config.train_files, Vocab::load(config.vocab));
   write_vocab(config.vocab, build_vocab(config.train_files, "line", true, 2000).tokens);
-  std::string message = error_of([&] { MlmDataset(config, MlmDataset::Split::kTrain, 1); });
+  std::string message = error_message([&] { MlmDataset(config, MlmDataset::Split::kTrain, 1); });
   EXPECT_NE(message.find("another vocabulary"), std::string::npos) << message;
   EXPECT_NE(message.find("prepare"), std::string::npos) << message;
   // The shard header carries the checksum too.
   Vocab other = Vocab::load(config.vocab);
-  message = error_of([&] {
+  message = error_message([&] {
     ShardReader(config.shard_dir + "/train-00000.fqs", other.checksum(), config.vocab);
   });
   EXPECT_NE(message.find("another vocabulary"), std::string::npos) << message;
@@ -185,7 +179,7 @@ TEST(Prepare, ShardFromAnotherVocabIsRejected) {
 TEST(Prepare, MissingShardsSayToRunPrepare) {
   TempDir dir;
   DataConfig config = sample_config(dir);
-  std::string message = error_of([&] { MlmDataset(config, MlmDataset::Split::kTrain, 1); });
+  std::string message = error_message([&] { MlmDataset(config, MlmDataset::Split::kTrain, 1); });
   EXPECT_NE(message.find("flashquad prepare"), std::string::npos) << message;
 }
 
@@ -196,7 +190,7 @@ TEST(Prepare, CorpusWithoutTokensIsAnError) {
   write_file(dir.file("controls.txt"), std::string("\x01\x02\n\x03\n"));
   config.train_files = {dir.file("controls.txt")};
   Vocab vocab = Vocab::from_tokens({"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a"}, "test");
-  std::string message = error_of([&] { prepare_shards(config, config.train_files, vocab); });
+  std::string message = error_message([&] { prepare_shards(config, config.train_files, vocab); });
   EXPECT_NE(message.find("no training tokens"), std::string::npos) << message;
 }
 
@@ -243,7 +237,7 @@ TEST(DataConfigParse, RejectsBadKeysAndValues) {
       {json{{"document_separator", "para"}}, "key \"data.document_separator\" must be"},
   };
   for (const Case& c : cases) {
-    std::string message = error_of([&] { parse_data_config(c.data, "c.json"); });
+    std::string message = error_message([&] { parse_data_config(c.data, "c.json"); });
     EXPECT_NE(message.find(c.expected), std::string::npos) << c.data.dump() << ": " << message;
     EXPECT_NE(message.find("config 'c.json'"), std::string::npos) << message;
   }

@@ -1,6 +1,6 @@
 // The flashquad binary (FLASHQUAD_BIN, set by `make test`) given inputs a user gets wrong:
 // a checkpoint paired with another vocabulary, a learning rate that makes the loss NaN, a stop
-// signal in a run whose folder comes from --set. Each must fail with a message that tells what
+// signal in a run whose folder comes from --set. Each must fail with a message that says what
 // to do, or print a hint that works, and leave the checkpoints loadable.
 #include <gtest/gtest.h>
 
